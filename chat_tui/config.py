@@ -1,0 +1,344 @@
+"""One typed settings object, layered: defaults < TOML config file < environment (and a ``.env``
+in the working directory) < command-line flags.
+
+API keys come only from the environment (or ``.env``); they are never read from, or written
+to, the config file, and :class:`Settings` never shows them in its ``repr``.
+
+Config file (``~/.config/chat-tui/config.toml``, or ``$CHAT_TUI_CONFIG``)::
+
+    provider = "anthropic"          # anthropic | openai | ollama; omitted: first configured
+    cache_ttl = "5m"                # or "1h"
+    max_tokens = 4096
+    read_timeout = 60               # seconds without data before a stream counts as stalled
+    max_retries = 2
+    system_prompt = "..."
+
+    [providers.anthropic]
+    model = "claude-haiku-4-5"
+    base_url = "https://api.anthropic.com"
+    [providers.openai]
+    model = "gpt-4.1-mini"
+    base_url = "http://localhost:8000/v1"      # vLLM, llama.cpp llama-server, LM Studio ...
+    [providers.ollama]
+    model = "qwen2.5:3b"
+    host = "http://localhost:11434"
+
+    [documents]
+    max_bytes = 5242880
+
+    [ui]
+    theme = "chat-tui-dark"
+    show_panel = true
+
+    [keymap]                        # binding id = keys
+    toggle_provider = "ctrl+t"
+
+    [models."my-finetune"]          # price / limit overrides, USD per million tokens
+    input = 1.0
+    output = 4.0
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+from chat_tui import locations
+from chat_tui.errors import ConfigError
+from chat_tui.providers.base import PROVIDER_KINDS, ProviderKind, ProviderSettings
+from chat_tui.providers.events import CacheTTL
+
+DEFAULT_MODELS: dict[ProviderKind, str] = {
+    "anthropic": "claude-haiku-4-5",
+    "openai": "gpt-4.1-mini",
+    "ollama": "qwen2.5:3b",
+}
+DEFAULT_OLLAMA_HOST = "http://localhost:11434"
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a helpful, precise assistant in a terminal chat client. Answer in Markdown. "
+    "When a reference document is provided, ground your answers in it and say when it does "
+    "not cover the question."
+)
+KEY_ENV: dict[ProviderKind, str | None] = {
+    "anthropic": "ANTHROPIC_API_KEY",
+    "openai": "OPENAI_API_KEY",
+    "ollama": None,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    provider: ProviderKind | None = None
+    models: dict[ProviderKind, str] = field(default_factory=lambda: dict(DEFAULT_MODELS))
+    anthropic_base_url: str | None = None
+    openai_base_url: str | None = None
+    ollama_host: str | None = None
+    anthropic_api_key: str | None = field(default=None, repr=False)
+    openai_api_key: str | None = field(default=None, repr=False)
+    cache_ttl: CacheTTL = "5m"
+    max_tokens: int = 4096
+    read_timeout: float = 60.0
+    max_retries: int = 2
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    document_max_bytes: int = 5 * 1024 * 1024
+    theme: str | None = None
+    show_panel: bool = True
+    keymap: dict[str, str] = field(default_factory=dict)
+    model_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    data_dir: Path = field(default_factory=locations.data_dir)
+    config_path: Path | None = None
+
+    # -- providers -----------------------------------------------------------------------
+
+    def configured_providers(self) -> list[ProviderKind]:
+        """Providers the user has set up, in toggle order. Ollama counts when its host is set,
+        or when nothing else is (it needs no key, so it is the fallback)."""
+        kinds: list[ProviderKind] = []
+        if self.anthropic_api_key or self.anthropic_base_url:
+            kinds.append("anthropic")
+        if self.openai_api_key or self.openai_base_url:
+            kinds.append("openai")
+        if self.ollama_host or not kinds:
+            kinds.append("ollama")
+        if self.provider and self.provider not in kinds:
+            kinds.insert(0, self.provider)
+        return kinds
+
+    def default_provider(self) -> ProviderKind:
+        return self.provider or self.configured_providers()[0]
+
+    def provider_settings(self, kind: ProviderKind, model: str | None = None) -> ProviderSettings:
+        common: dict[str, Any] = {
+            "model": model or self.models[kind],
+            "read_timeout": self.read_timeout,
+            "max_retries": self.max_retries,
+            "key_env": KEY_ENV[kind],
+        }
+        if kind == "anthropic":
+            return ProviderSettings(
+                kind=kind,
+                base_url=self.anthropic_base_url or "https://api.anthropic.com",
+                api_key=self.anthropic_api_key,
+                **common,
+            )
+        if kind == "openai":
+            return ProviderSettings(
+                kind=kind,
+                base_url=self.openai_base_url or "https://api.openai.com/v1",
+                api_key=self.openai_api_key,
+                **common,
+            )
+        host = (self.ollama_host or DEFAULT_OLLAMA_HOST).rstrip("/")
+        return ProviderSettings(kind=kind, base_url=host + "/v1", api_key="ollama", **common)
+
+
+# -- loading -----------------------------------------------------------------------------
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Build the settings from every source. Raises :class:`ConfigError` with one line."""
+    env = dict(os.environ if environ is None else environ)
+    dotenv_path = (cwd or Path.cwd()) / ".env"
+    for key, value in _read_dotenv(dotenv_path).items():
+        env.setdefault(key, value)  # the real environment wins over .env
+
+    path = Path(env["CHAT_TUI_CONFIG"]).expanduser() if env.get("CHAT_TUI_CONFIG") else None
+    path = path or locations.config_file()
+    settings = Settings(config_path=path if path.is_file() else None)
+    if path.is_file():
+        settings = _apply_file(settings, _read_toml(path), path)
+    settings = _apply_env(settings, env)
+    if flags:
+        settings = _apply_flags(settings, flags)
+    return settings
+
+
+def _read_dotenv(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    from dotenv import dotenv_values
+    from dotenv.parser import parse_stream
+
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc.__class__.__name__}; fix or remove it") from None
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            line = binding.original.string.strip()[:40]
+            raise ConfigError(
+                f"{path}, line {binding.original.line}: cannot parse {line!r}; "
+                "write KEY=value, one per line"
+            )
+    return {k: v for k, v in dotenv_values(stream=io.StringIO(text)).items() if v is not None}
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}; fix the TOML syntax there") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _check_provider(value: Any, where: str) -> ProviderKind:
+    if value not in PROVIDER_KINDS:
+        raise ConfigError(
+            f"{where}: unknown provider {value!r}; use one of {', '.join(PROVIDER_KINDS)}"
+        )
+    return cast(ProviderKind, value)
+
+
+def _check_ttl(value: Any, where: str) -> CacheTTL:
+    if value not in ("5m", "1h"):
+        raise ConfigError(f"{where}: cache_ttl must be \"5m\" or \"1h\", not {value!r}")
+    return cast(CacheTTL, value)
+
+
+def _check_url(value: Any, where: str, *, example: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: expected a URL such as {example}")
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(
+            f"{where}: {value!r} is not an http(s) URL; write it with its scheme, e.g. {example}"
+        )
+    return value.strip().rstrip("/")
+
+
+def _number(value: Any, where: str, kind: type, minimum: float) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{where}: expected a number, not {value!r}")
+    if value < minimum:
+        raise ConfigError(f"{where}: must be at least {minimum}")
+    return kind(value)
+
+
+def _apply_file(s: Settings, data: dict[str, Any], path: Path) -> Settings:
+    where = str(path)
+    known = {
+        "provider", "cache_ttl", "max_tokens", "read_timeout", "max_retries", "system_prompt",
+        "providers", "documents", "ui", "keymap", "models",
+    }  # fmt: skip
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"{where}: unknown setting {key!r}; known: {', '.join(sorted(known))}")
+    changes: dict[str, Any] = {}
+    if "provider" in data:
+        changes["provider"] = _check_provider(data["provider"], f"{where}: provider")
+    if "cache_ttl" in data:
+        changes["cache_ttl"] = _check_ttl(data["cache_ttl"], where)
+    if "max_tokens" in data:
+        changes["max_tokens"] = _number(data["max_tokens"], f"{where}: max_tokens", int, 1)
+    if "read_timeout" in data:
+        changes["read_timeout"] = _number(data["read_timeout"], f"{where}: read_timeout", float, 1)
+    if "max_retries" in data:
+        changes["max_retries"] = _number(data["max_retries"], f"{where}: max_retries", int, 0)
+    if "system_prompt" in data:
+        changes["system_prompt"] = str(data["system_prompt"])
+    models = dict(s.models)
+    for kind, section in _table(data, "providers", where).items():
+        kind = _check_provider(kind, f"{where}: [providers.{kind}]")
+        section = _table({"s": section}, "s", f"{where}: [providers.{kind}]")
+        if "model" in section:
+            models[kind] = str(section["model"])
+        url_key = "host" if kind == "ollama" else "base_url"
+        if url_key in section:
+            example = {"anthropic": "https://api.anthropic.com", "openai": "http://localhost:8000/v1",
+                       "ollama": DEFAULT_OLLAMA_HOST}[kind]  # fmt: skip
+            url = _check_url(section[url_key], f"{where}: providers.{kind}.{url_key}", example=example)
+            changes[{"anthropic": "anthropic_base_url", "openai": "openai_base_url",
+                     "ollama": "ollama_host"}[kind]] = url  # fmt: skip
+    changes["models"] = models
+    documents = _table(data, "documents", where)
+    if "max_bytes" in documents:
+        changes["document_max_bytes"] = _number(
+            documents["max_bytes"], f"{where}: documents.max_bytes", int, 1
+        )
+    ui = _table(data, "ui", where)
+    if "theme" in ui:
+        changes["theme"] = str(ui["theme"])
+    if "show_panel" in ui:
+        changes["show_panel"] = bool(ui["show_panel"])
+    changes["keymap"] = {str(k): str(v) for k, v in _table(data, "keymap", where).items()}
+    changes["model_overrides"] = {
+        str(k): dict(v) for k, v in _table(data, "models", where).items() if isinstance(v, dict)
+    }
+    return replace(s, **changes)
+
+
+def _table(data: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: [{key}] must be a table")
+    return value
+
+
+def _apply_env(s: Settings, env: Mapping[str, str]) -> Settings:
+    changes: dict[str, Any] = {}
+    if env.get("ANTHROPIC_API_KEY"):
+        changes["anthropic_api_key"] = env["ANTHROPIC_API_KEY"].strip()
+    if env.get("OPENAI_API_KEY"):
+        changes["openai_api_key"] = env["OPENAI_API_KEY"].strip()
+    if env.get("ANTHROPIC_BASE_URL"):
+        changes["anthropic_base_url"] = _check_url(
+            env["ANTHROPIC_BASE_URL"], "ANTHROPIC_BASE_URL", example="https://api.anthropic.com"
+        )
+    if env.get("OPENAI_BASE_URL"):
+        changes["openai_base_url"] = _check_url(
+            env["OPENAI_BASE_URL"], "OPENAI_BASE_URL", example="http://localhost:8000/v1"
+        )
+    if env.get("OLLAMA_HOST"):
+        host = env["OLLAMA_HOST"].strip()
+        if "://" not in host:  # Ollama itself accepts host:port
+            host = "http://" + host
+        changes["ollama_host"] = _check_url(host, "OLLAMA_HOST", example=DEFAULT_OLLAMA_HOST)
+    if env.get("CHAT_TUI_PROVIDER"):
+        changes["provider"] = _check_provider(env["CHAT_TUI_PROVIDER"], "CHAT_TUI_PROVIDER")
+    if env.get("CHAT_TUI_CACHE_TTL"):
+        changes["cache_ttl"] = _check_ttl(env["CHAT_TUI_CACHE_TTL"], "CHAT_TUI_CACHE_TTL")
+    if env.get("CHAT_TUI_DATA_DIR"):
+        changes["data_dir"] = Path(env["CHAT_TUI_DATA_DIR"]).expanduser()
+    return replace(s, **changes)
+
+
+def _apply_flags(s: Settings, flags: Mapping[str, Any]) -> Settings:
+    changes: dict[str, Any] = {}
+    if flags.get("provider"):
+        changes["provider"] = _check_provider(flags["provider"], "--provider")
+    provider = changes.get("provider", s.provider)
+    if flags.get("model"):
+        kind = provider or s.default_provider()
+        changes["models"] = {**s.models, kind: str(flags["model"])}
+    if flags.get("ttl"):
+        changes["cache_ttl"] = _check_ttl(flags["ttl"], "--ttl")
+    if flags.get("max_tokens"):
+        changes["max_tokens"] = _number(flags["max_tokens"], "--max-tokens", int, 1)
+    if flags.get("read_timeout"):
+        changes["read_timeout"] = _number(flags["read_timeout"], "--read-timeout", float, 0.1)
+    if flags.get("data_dir"):
+        changes["data_dir"] = Path(flags["data_dir"]).expanduser()
+    if flags.get("base_url"):
+        kind = provider or s.default_provider()
+        if kind == "ollama":
+            changes["ollama_host"] = _check_url(
+                flags["base_url"], "--base-url", example=DEFAULT_OLLAMA_HOST
+            )
+        else:
+            changes[f"{kind}_base_url"] = _check_url(
+                flags["base_url"], "--base-url", example="http://localhost:8000/v1"
+            )
+    return replace(s, **changes)

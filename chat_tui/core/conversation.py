@@ -1,0 +1,141 @@
+"""The conversation and the request built from it, with its cache breakpoints.
+
+Breakpoints (Anthropic allows four; we use at most three):
+
+1. the reference document, its own system block after a short instruction block;
+2. the previous user message, which the last turn wrote to the cache, so this turn reads the
+   whole earlier conversation from the cache;
+3. the latest user message, which writes the cache for the next turn.
+
+Older breakpoints move forward with the conversation. OpenAI-compatible servers cache prefixes
+automatically: for them the same request is flattened into one stable system message first.
+
+The history sent is always valid for a provider: strictly alternating user/assistant turns and
+no empty messages, whatever happened to earlier turns. An answer that was stopped or broke off
+is sent back with a note saying so, never as if it were complete; a turn that failed before
+any text arrived is left out (retrying it re-asks the same question).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Literal
+
+from chat_tui.core.documents import Document
+from chat_tui.providers.events import CacheTTL, ChatRequest, Message, SystemBlock
+
+Status = Literal["pending", "streaming", "complete", "stopped", "interrupted", "failed"]
+CUT_NOTE = {
+    "stopped": "[This answer was stopped by the user before it was finished.]",
+    "interrupted": "[This answer was cut off by a connection or provider error.]",
+    "failed": "[This answer was cut off by a connection or provider error.]",
+}
+
+
+@dataclass
+class Exchange:
+    """One question and its answer. ``*_id`` are the storage row ids, once stored."""
+
+    user: str
+    answer: str = ""
+    status: Status = "pending"
+    note: str | None = None
+    user_id: int | None = None
+    answer_id: int | None = None
+
+
+@dataclass
+class Conversation:
+    system_prompt: str
+    exchanges: list[Exchange] = field(default_factory=list)
+    document: Document | None = None
+    title: str = "New conversation"
+    id: int | None = None
+
+    def ask(self, text: str) -> Exchange:
+        exchange = Exchange(user=text)
+        self.exchanges.append(exchange)
+        if len(self.exchanges) == 1:
+            self.title = _title_from(text)
+        return exchange
+
+    @property
+    def last(self) -> Exchange | None:
+        return self.exchanges[-1] if self.exchanges else None
+
+    def system_blocks(self) -> tuple[SystemBlock, ...]:
+        if self.document is None:
+            return (SystemBlock(self.system_prompt),)
+        doc = self.document
+        header = f'<document name="{doc.name}">\n'
+        return (
+            SystemBlock(self.system_prompt),
+            SystemBlock(header + doc.text + "\n</document>", cache=True),
+        )
+
+    def prefix_hash(self) -> str:
+        """Identifies the cached system prefix (instruction + document)."""
+        digest = hashlib.sha256()
+        for block in self.system_blocks():
+            digest.update(block.text.encode("utf-8"))
+            digest.update(b"\x00")
+        return digest.hexdigest()[:16]
+
+    def history_messages(self) -> list[Message]:
+        """Every exchange before the last, as valid alternating messages."""
+        messages: list[Message] = []
+        for ex in self.exchanges[:-1]:
+            if not ex.answer.strip():
+                continue  # failed before any text: leave the question out
+            answer = ex.answer
+            if ex.status in CUT_NOTE:
+                answer = f"{answer.rstrip()}\n\n{CUT_NOTE[ex.status]}"
+            messages.append(Message("user", ex.user))
+            messages.append(Message("assistant", answer))
+        return messages
+
+    def build_request(
+        self, model: str, *, ttl: CacheTTL = "5m", max_tokens: int = 4096, provider: str = ""
+    ) -> ChatRequest:
+        """The request for the last exchange, which must be pending."""
+        if not self.exchanges:
+            raise ValueError("nothing to ask")
+        messages = self.history_messages()
+        # Breakpoint on the previous user message: the last turn wrote it.
+        if len(messages) >= 2:
+            prev = messages[-2]
+            messages[-2] = Message(prev.role, prev.text, cache=True)
+        messages.append(Message("user", self.exchanges[-1].user, cache=True))
+        cache_key = None
+        if provider == "openai":
+            cache_key = f"chat-tui-{self.prefix_hash()}"
+        return ChatRequest(
+            model=model,
+            system=self.system_blocks(),
+            messages=tuple(messages),
+            max_tokens=max_tokens,
+            cache_ttl=ttl,
+            cache_key=cache_key,
+        )
+
+    def to_markdown(self) -> str:
+        """The whole conversation as Markdown, for export."""
+        from chat_tui.core.sanitize import clean_text
+
+        lines = [f"# {clean_text(self.title)}", ""]
+        if self.document is not None:
+            lines += [f"_Reference document: {clean_text(self.document.name)}_", ""]
+        for ex in self.exchanges:
+            lines += ["## You", "", clean_text(ex.user), ""]
+            if ex.answer or ex.status != "pending":
+                lines += ["## Assistant", "", clean_text(ex.answer)]
+                if ex.status in CUT_NOTE:
+                    lines += ["", f"_({ex.status}{': ' + clean_text(ex.note) if ex.note else ''})_"]
+                lines.append("")
+        return "\n".join(lines)
+
+
+def _title_from(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= 60 else line[:57].rstrip() + "…"

@@ -1,0 +1,219 @@
+"""Turn timing (time to first token, throughput) and the prompt-cache countdown.
+
+Every clock is injectable (monotonic seconds), so tests drive time by hand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
+
+from chat_tui.core.models import ModelInfo
+from chat_tui.core.pricing import Cost, turn_cost
+from chat_tui.providers.events import Usage
+
+Clock = Callable[[], float]
+
+# Throughput over a shorter window than this is noise, not a rate.
+MIN_RATE_WINDOW_S = 0.2
+# A cache is "expiring" in its last min(60 s, 20% of the TTL).
+EXPIRING_MAX_S = 60.0
+EXPIRING_FRACTION = 0.2
+
+
+class TurnTimer:
+    """Times one turn: ``start()``, ``on_text()`` for every chunk, ``finish()``.
+
+    Calls before ``start()`` are ignored; ``start()`` again resets the timer.
+    """
+
+    def __init__(self, clock: Clock = time.monotonic) -> None:
+        self._clock = clock
+        self._start: float | None = None
+        self._first: float | None = None
+        self._end: float | None = None
+
+    def start(self) -> float:
+        """Start timing; returns the start time (for :meth:`CacheClock.record`)."""
+        self._start = self._clock()
+        self._first = self._end = None
+        return self._start
+
+    def on_text(self, text: str) -> None:
+        """Note a streamed chunk: the first non-empty one marks the first token."""
+        if text and self._start is not None and self._first is None and self._end is None:
+            self._first = self._clock()
+
+    def finish(self) -> None:
+        if self._start is not None and self._end is None:
+            self._end = self._clock()
+
+    @property
+    def started_at(self) -> float | None:
+        return self._start
+
+    @property
+    def ttft_s(self) -> float | None:
+        """Seconds from start to the first non-empty text, or None if none came."""
+        if self._start is None or self._first is None:
+            return None
+        return self._first - self._start
+
+    @property
+    def total_s(self) -> float | None:
+        """Seconds from start to finish, or None until finished."""
+        if self._start is None or self._end is None:
+            return None
+        return self._end - self._start
+
+    @property
+    def elapsed_s(self) -> float | None:
+        """Seconds since start: live while running, fixed once finished."""
+        if self._start is None:
+            return None
+        return (self._end if self._end is not None else self._clock()) - self._start
+
+    def tokens_per_s(self, output_tokens: int | None) -> float | None:
+        """Output tokens over the streaming time after the first token.
+
+        None when the count is unknown or zero, no text came, the turn is not finished,
+        or the window is shorter than ``MIN_RATE_WINDOW_S``.
+        """
+        if not output_tokens or output_tokens < 0 or self._first is None or self._end is None:
+            return None
+        window = self._end - self._first
+        if window < MIN_RATE_WINDOW_S:
+            return None
+        return output_tokens / window
+
+
+@dataclass(frozen=True)
+class TurnMetrics:
+    """Everything measured about one finished turn: a plain record for UI, storage and JSON."""
+
+    provider: str
+    model: str
+    ttft_s: float | None
+    total_s: float | None
+    tokens_per_s: float | None
+    usage: Usage
+    cost: Cost
+
+    @classmethod
+    def from_turn(
+        cls,
+        provider: str,
+        model: str,
+        timer: TurnTimer,
+        usage: Usage,
+        info: ModelInfo | None,
+        ttl: str = "5m",
+    ) -> TurnMetrics:
+        return cls(
+            provider=provider,
+            model=model,
+            ttft_s=timer.ttft_s,
+            total_s=timer.total_s,
+            tokens_per_s=timer.tokens_per_s(usage.output_tokens),
+            usage=usage,
+            cost=turn_cost(info, usage, ttl),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: numbers or None (never a missing key); the raw provider usage left out."""
+        usage = {
+            f.name: getattr(self.usage, f.name)
+            for f in dataclasses.fields(self.usage)
+            if f.name != "raw"
+        }
+        return {
+            "provider": self.provider,
+            "model": self.model,
+            "ttft_s": self.ttft_s,
+            "total_s": self.total_s,
+            "tokens_per_s": self.tokens_per_s,
+            "usage": usage,
+            "cost": {
+                "usd": self.cost.usd,
+                "uncached_usd": self.cost.uncached_usd,
+                "saving_usd": self.cost.saving_usd,
+            },
+        }
+
+
+class CacheKey(NamedTuple):
+    """One provider-side cache: per provider endpoint, model and exact prompt prefix."""
+
+    provider: str
+    base_url: str | None
+    model: str
+    prefix_hash: str
+
+
+CacheStatus = Literal["cold", "warm", "expiring", "expired"]
+
+
+@dataclass(frozen=True)
+class CacheState:
+    """``seconds_left`` and ``ttl_s`` are None when cold; ``seconds_left`` is 0.0 when expired."""
+
+    status: CacheStatus
+    seconds_left: float | None
+    ttl_s: float | None
+
+
+@dataclass(frozen=True)
+class _Entry:
+    started_at: float
+    ttl_s: float
+
+
+class CacheClock:
+    """Tracks when each cached prefix expires. A write or a read restarts its TTL, counted
+    from the start of the request that did it (the provider's clock starts then, not when
+    the response ends)."""
+
+    def __init__(self, clock: Clock = time.monotonic) -> None:
+        self._clock = clock
+        self._entries: dict[CacheKey, _Entry] = {}
+
+    def record(self, key: CacheKey, ttl_s: float, started_at: float) -> None:
+        """Note a cache write or read. A record older than the one held is ignored (two
+        overlapping requests can finish out of order)."""
+        if ttl_s <= 0:
+            raise ValueError(f"ttl_s must be positive, got {ttl_s!r}")
+        held = self._entries.get(key)
+        if held is None or started_at >= held.started_at:
+            self._entries[key] = _Entry(started_at, ttl_s)
+
+    def state(self, key: CacheKey) -> CacheState:
+        entry = self._entries.get(key)
+        if entry is None:
+            return CacheState("cold", None, None)
+        left = entry.started_at + entry.ttl_s - self._clock()
+        if left <= 0:
+            return CacheState("expired", 0.0, entry.ttl_s)
+        threshold = min(EXPIRING_MAX_S, EXPIRING_FRACTION * entry.ttl_s)
+        return CacheState("expiring" if left <= threshold else "warm", left, entry.ttl_s)
+
+    def forget(self, key: CacheKey) -> None:
+        self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+def format_countdown(seconds: float | None) -> str:
+    """``mm:ss`` (``h:mm:ss`` from an hour), rounded up so it reads 00:00 only at expiry."""
+    if seconds is None or not math.isfinite(seconds):
+        return "—"
+    total = max(0, math.ceil(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}:{minutes:02d}:{secs:02d}"
+    return f"{minutes:02d}:{secs:02d}"

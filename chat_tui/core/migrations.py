@@ -1,0 +1,232 @@
+"""The conversation database file: created owner-only, opened in WAL mode, and brought up to
+date by named, append-only schema migrations.
+
+The pattern follows simonw/llm's ``llm/migrations.py``: :data:`MIGRATIONS` is an ordered list
+of functions; each is applied once, in its own transaction, and its name is recorded in the
+``_migrations`` table together with ``applied_at``. An old database therefore opens after an
+upgrade: only the migrations it has not seen yet run.
+
+Rules for adding a migration:
+
+* append a new ``mNNN_description`` function decorated with :func:`migration` at the end;
+* never edit, rename, reorder or remove a migration that has shipped;
+* use ``db.execute`` one statement at a time, never ``executescript`` (it would commit the
+  surrounding transaction and break the all-or-nothing guarantee).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import stat
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+Migration = Callable[[sqlite3.Connection], None]
+
+MIGRATIONS: list[Migration] = []
+
+
+def migration(fn: Migration) -> Migration:
+    """Register ``fn`` as the next migration."""
+    MIGRATIONS.append(fn)
+    return fn
+
+
+def ensure_migrations_table(db: sqlite3.Connection) -> None:
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
+    )
+
+
+def applied_migrations(db: sqlite3.Connection) -> list[str]:
+    """Names of the migrations already applied to ``db``, in the order they were applied."""
+    ensure_migrations_table(db)
+    rows = db.execute("SELECT name FROM _migrations ORDER BY applied_at, rowid").fetchall()
+    return [str(row[0]) for row in rows]
+
+
+def migrate(db: sqlite3.Connection, migrations: Sequence[Migration] | None = None) -> list[str]:
+    """Apply every migration in ``migrations`` (default: all) not yet recorded in ``db``.
+
+    ``db`` must be in autocommit mode (``isolation_level=None``): each migration runs inside
+    its own ``BEGIN IMMEDIATE`` … ``COMMIT`` and is rolled back whole if it fails. The check for
+    "already applied" is repeated inside the write lock, so two processes opening the same
+    database at once cannot apply a migration twice. Returns the names applied now.
+    """
+    if db.isolation_level is not None:
+        raise ValueError("migrate() needs a connection opened with isolation_level=None")
+    already = set(applied_migrations(db))  # an up-to-date database takes no write lock
+    done_now: list[str] = []
+    for fn in MIGRATIONS if migrations is None else migrations:
+        name = fn.__name__
+        if name in already:
+            continue
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            seen = db.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone()
+            if seen is None:
+                fn(db)
+                db.execute(
+                    "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, time.time())
+                )
+                done_now.append(name)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    return done_now
+
+
+def open_database(path: Path) -> sqlite3.Connection:
+    """Open the database at ``path`` in autocommit mode, ready for use.
+
+    A missing directory is created 0700 and a missing file 0600 *before* SQLite opens it;
+    the umask is 0o077 while SQLite creates ``-wal`` and ``-shm`` (SQLite also gives those
+    the database file's mode). Then: WAL, ``synchronous=NORMAL``, foreign keys, migrations.
+    Raises ``OSError`` or ``sqlite3.Error``. The umask is process-wide: call this at start-up.
+    """
+    _make_private_dirs(path.parent)
+    _create_private_file(path)
+    old_umask = os.umask(0o077)
+    try:
+        conn = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+    finally:
+        os.umask(old_umask)
+    for suffix in ("-wal", "-shm"):
+        _tighten(Path(f"{path}{suffix}"))
+    return conn
+
+
+def _make_private_dirs(directory: Path) -> None:
+    """Create ``directory`` and any missing parents as 0700; existing ones are left alone."""
+    missing: list[Path] = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for created in reversed(missing):
+        try:
+            os.mkdir(created, 0o700)
+        except FileExistsError:
+            continue
+        os.chmod(created, 0o700)  # mkdir's mode is filtered by the umask
+
+
+def _create_private_file(path: Path) -> None:
+    """Create an empty 0600 file before SQLite sees it; tighten an existing one."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        _tighten(path)
+        return
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
+def _tighten(path: Path) -> None:
+    """Make an existing regular file of ours owner-only; best effort."""
+    with contextlib.suppress(OSError):
+        st = path.stat()
+        if stat.S_ISREG(st.st_mode) and st.st_mode & 0o077 and st.st_uid == os.getuid():
+            os.chmod(path, 0o600)
+
+
+@migration
+def m001_initial(db: sqlite3.Connection) -> None:
+    """Conversations, their messages, and one metrics row per assistant turn."""
+    db.execute(
+        """CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL
+                REFERENCES conversations(id) ON DELETE CASCADE,
+            role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+            text TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (
+                status IN ('streaming', 'complete', 'stopped', 'interrupted', 'failed')
+            ),
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            provider TEXT,
+            model TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX messages_by_conversation ON messages (conversation_id, id)")
+    # Normalised figures for display and sums, plus the provider's raw usage JSON so that
+    # cost can be recomputed when prices change. There is deliberately no column for
+    # credentials of any kind.
+    db.execute(
+        """CREATE TABLE turns (
+            message_id INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            base_url_host TEXT,
+            ttft_s REAL,
+            total_s REAL,
+            tokens_per_s REAL,
+            input_tokens INTEGER,
+            cache_write_tokens INTEGER,
+            cache_write_5m_tokens INTEGER,
+            cache_write_1h_tokens INTEGER,
+            cache_read_tokens INTEGER,
+            output_tokens INTEGER,
+            output_estimated INTEGER NOT NULL DEFAULT 0,
+            cost_usd REAL,
+            uncached_cost_usd REAL,
+            raw_usage TEXT,
+            recorded_at REAL NOT NULL
+        )"""
+    )
+
+
+@migration
+def m002_documents(db: sqlite3.Connection) -> None:
+    """Reference documents, deduplicated by sha256; a conversation points at its current one
+    and every message records the one that was current when it was written."""
+    db.execute(
+        """CREATE TABLE documents (
+            sha256 TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            path TEXT,
+            text TEXT NOT NULL,
+            size_bytes INTEGER NOT NULL,
+            encoding TEXT NOT NULL,
+            loaded_at REAL NOT NULL
+        )"""
+    )
+    db.execute(
+        "ALTER TABLE conversations ADD COLUMN document_sha256 TEXT REFERENCES documents(sha256)"
+    )
+    db.execute("ALTER TABLE messages ADD COLUMN document_sha256 TEXT REFERENCES documents(sha256)")
+    # Let garbage collection of unreferenced documents avoid scanning every row.
+    db.execute("CREATE INDEX conversations_by_document ON conversations (document_sha256)")
+    db.execute(
+        "CREATE INDEX messages_by_document ON messages (document_sha256) "
+        "WHERE document_sha256 IS NOT NULL"
+    )
+
+
+@migration
+def m003_list_and_recovery_indexes(db: sqlite3.Connection) -> None:
+    """The conversation list sorts by recency; crash recovery looks for 'streaming' rows."""
+    db.execute("CREATE INDEX conversations_by_updated ON conversations (updated_at, id)")
+    db.execute("CREATE INDEX messages_streaming ON messages (status) WHERE status = 'streaming'")

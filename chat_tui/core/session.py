@@ -1,0 +1,445 @@
+"""A chat session: runs turns against the current provider and owns everything computed from
+them: timing, usage, cost, the cache clock, and persistence. The TUI and ``chat-tui ask`` both
+drive this class; neither talks to a provider directly.
+
+A turn is a coroutine that reports text through a callback. Cancelling it (the stop key) closes
+the provider's HTTP stream at once, keeps the partial answer and marks it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from chat_tui.config import Settings
+from chat_tui.core.conversation import Conversation, Exchange, Status
+from chat_tui.core.documents import (
+    Document,
+    document_warnings,
+    estimate_tokens,
+    load_document,
+)
+from chat_tui.core.faults import describe, host_of
+from chat_tui.core.metrics import CacheClock, CacheKey, CacheState, Clock, TurnMetrics, TurnTimer
+from chat_tui.core.models import ModelInfo, lookup_model
+from chat_tui.core.pricing import Cost
+from chat_tui.core.sanitize import clean_text
+from chat_tui.errors import ChatTuiError
+from chat_tui.providers.base import Provider, ProviderKind, ProviderSettings, make_provider
+from chat_tui.providers.events import (
+    TTL_SECONDS,
+    CacheTTL,
+    ChatRequest,
+    ErrorKind,
+    Message,
+    ProviderError,
+    Stop,
+    TextDelta,
+    Usage,
+)
+
+if TYPE_CHECKING:
+    from chat_tui.core.storage import Store, StoredConversation
+
+CHECKPOINT_EVERY_S = 1.0
+# OpenAI-compatible servers do not say how long a prefix stays cached; OpenAI keeps it for
+# 5-10 minutes of inactivity. The clock shows the conservative end.
+AUTOMATIC_CACHE_TTL_S = 300.0
+
+TextSink = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    status: Status
+    metrics: TurnMetrics
+    error: str | None = None
+    error_kind: ErrorKind | None = None
+
+
+@dataclass
+class DocumentInfo:
+    document: Document
+    tokens: int
+    counted: bool = False  # True when the provider counted it, False for a local estimate
+    warnings: list[str] = field(default_factory=list)
+
+
+class ChatSession:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: Store | None = None,
+        clock: Clock = time.monotonic,
+        provider_factory: Callable[[ProviderSettings], Provider] = make_provider,
+        retry_hint: str = "press ctrl+r to retry",
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.cache_clock = CacheClock(clock)
+        self.retry_hint = retry_hint
+        self._factory = provider_factory
+        self._providers: dict[ProviderKind, Provider] = {}
+        self.kinds: list[ProviderKind] = settings.configured_providers()
+        self.provider: ProviderSettings = settings.provider_settings(settings.default_provider())
+        self.ttl: CacheTTL = settings.cache_ttl
+        self.conversation = Conversation(system_prompt=settings.system_prompt)
+        self.document: DocumentInfo | None = None
+        self.turns: list[TurnMetrics] = []
+        self.session_cost = Cost(0.0, 0.0)
+
+    # -- provider, model, TTL ----------------------------------------------------------
+
+    @property
+    def model(self) -> str:
+        return self.provider.model
+
+    def model_info(self) -> ModelInfo | None:
+        return lookup_model(self.provider.kind, self.model, self.settings.model_overrides)
+
+    def cycle_provider(self) -> ProviderSettings:
+        """Switch to the next configured provider; the conversation carries over."""
+        kinds = self.kinds
+        nxt = kinds[(kinds.index(self.provider.kind) + 1) % len(kinds)] if (
+            self.provider.kind in kinds
+        ) else kinds[0]
+        return self.use_provider(nxt)
+
+    def use_provider(self, kind: ProviderKind, model: str | None = None) -> ProviderSettings:
+        self.provider = self.settings.provider_settings(kind, model)
+        self._refresh_document_warnings()
+        return self.provider
+
+    def set_model(self, model: str) -> None:
+        self.provider = replace(self.provider, model=model)
+        self._refresh_document_warnings()
+
+    def set_ttl(self, ttl: CacheTTL) -> None:
+        self.ttl = ttl
+
+    async def provider_client(self) -> Provider:
+        """The provider for the current settings. Building it imports the SDK, which takes
+        a second or more: it happens in a thread so the UI keeps drawing."""
+        kind = self.provider.kind
+        current = self._providers.get(kind)
+        if current is not None and current.settings.base_url == self.provider.base_url:
+            current.settings = self.provider  # same client, maybe another model
+            return current
+        if current is not None:
+            await current.aclose()
+        client = await asyncio.to_thread(self._factory, self.provider)
+        self._providers[kind] = client
+        return client
+
+    async def aclose(self) -> None:
+        for client in self._providers.values():
+            with contextlib.suppress(Exception):
+                await client.aclose()
+        self._providers.clear()
+
+    # -- cache clock ---------------------------------------------------------------------
+
+    def cache_key(self) -> CacheKey:
+        p = self.provider
+        return CacheKey(p.kind, p.base_url or "", p.model, self.conversation.prefix_hash())
+
+    def cache_state(self) -> CacheState:
+        return self.cache_clock.state(self.cache_key())
+
+    @property
+    def cache_reported(self) -> bool:
+        """Ollama reports no cached tokens: its cache state is unknown, not cold."""
+        return self.provider.kind != "ollama"
+
+    # -- the reference document ----------------------------------------------------------
+
+    def load_document(self, path: str | Path) -> DocumentInfo:
+        """Load, validate and attach a document (replacing any other). Raises DocumentError."""
+        doc = load_document(path, max_bytes=self.settings.document_max_bytes)
+        return self.set_document(doc)
+
+    def set_document(self, doc: Document) -> DocumentInfo:
+        self.conversation.document = doc
+        self.document = DocumentInfo(doc, estimate_tokens(doc.text))
+        self._refresh_document_warnings()
+        self._persist_document()
+        return self.document
+
+    def clear_document(self) -> None:
+        self.conversation.document = None
+        self.document = None
+        self._persist_document()
+
+    async def count_document_tokens(self) -> DocumentInfo | None:
+        """Replace the local estimate with the provider's count where it has one."""
+        info = self.document
+        if info is None:
+            return None
+        request = ChatRequest(
+            model=self.model,
+            system=self.conversation.system_blocks(),
+            messages=(Message("user", "."),),
+        )
+        try:
+            client = await self.provider_client()
+            counted = await client.count_tokens(request)
+        except Exception:
+            counted = None
+        if counted is not None and self.document is info:
+            info.tokens, info.counted = counted, True
+            self._refresh_document_warnings()
+        return info
+
+    def _refresh_document_warnings(self) -> None:
+        if self.document is not None:
+            self.document.warnings = document_warnings(
+                self.document.tokens, self.model_info(), provider=self.provider.kind
+            )
+            if not self.document.document.encoding.startswith("utf"):
+                self.document.warnings.insert(
+                    0, f"decoded as {self.document.document.encoding}, not UTF-8"
+                )
+
+    def _persist_document(self) -> None:
+        if self.store is None or self.conversation.id is None:
+            return
+        from chat_tui.core.storage import StoredDocument
+
+        doc = self.conversation.document
+        stored = None
+        if doc is not None:
+            stored = StoredDocument(
+                sha256=doc.sha256, name=doc.name, path=str(doc.path), text=doc.text,
+                size_bytes=doc.size_bytes, encoding=doc.encoding,
+            )  # fmt: skip
+        self.store.set_document(self.conversation.id, stored)
+
+    # -- conversations -------------------------------------------------------------------
+
+    def new_conversation(self) -> None:
+        """Start afresh, keeping the provider, model and document."""
+        doc = self.conversation.document
+        self.conversation = Conversation(system_prompt=self.settings.system_prompt, document=doc)
+        self.turns = []
+        self.session_cost = Cost(0.0, 0.0)
+
+    def resume(self, conv_id: int) -> list[str]:
+        """Load a stored conversation. Returns one-line notices (e.g. the document changed)."""
+        assert self.store is not None
+        stored = self.store.load_conversation(conv_id)
+        self.conversation = _conversation_from(stored, self.settings.system_prompt)
+        self.turns = []
+        cost, uncached = self.store.session_totals(conv_id)
+        self.session_cost = Cost(cost, uncached)
+        notices: list[str] = []
+        self.document = None
+        if stored.document is not None:
+            doc = self.conversation.document
+            assert doc is not None
+            self.document = DocumentInfo(doc, estimate_tokens(doc.text))
+            self._refresh_document_warnings()
+            notices.append(_document_drift(stored.document.path, doc.sha256, doc.name))
+        return [n for n in notices if n]
+
+    def _ensure_stored(self) -> None:
+        if self.store is None or self.conversation.id is not None:
+            return
+        self.conversation.id = self.store.create_conversation(self.conversation.title)
+        self._persist_document()
+
+    # -- a turn ----------------------------------------------------------------------------
+
+    async def ask(self, text: str, on_text: TextSink) -> TurnResult:
+        """Ask a new question. The question is stored before anything is sent."""
+        exchange = self.conversation.ask(text)
+        self._ensure_stored()
+        if self.store is not None and self.conversation.id is not None:
+            exchange.user_id = self.store.add_message(self.conversation.id, "user", text)
+        return await self._run(exchange, on_text)
+
+    async def retry(self, on_text: TextSink) -> TurnResult | None:
+        """Re-ask the last question, replacing its answer. None when there is nothing to retry."""
+        exchange = self.conversation.last
+        if exchange is None or exchange.status in ("pending", "streaming"):
+            return None
+        if self.store is not None and exchange.answer_id is not None:
+            self.store.delete_message(exchange.answer_id)
+        exchange.answer, exchange.status, exchange.note, exchange.answer_id = "", "pending", None, None
+        return await self._run(exchange, on_text)
+
+    async def _run(self, exchange: Exchange, on_text: TextSink) -> TurnResult:
+        provider = self.provider
+        request = self.conversation.build_request(
+            provider.model, ttl=self.ttl, max_tokens=self.settings.max_tokens,
+            provider=provider.kind,
+        )  # fmt: skip
+        key = self.cache_key()
+        conv_id = self.conversation.id
+        if self.store is not None and conv_id is not None:
+            exchange.answer_id = self.store.add_message(
+                conv_id, "assistant", "", "streaming", provider=provider.kind, model=provider.model
+            )
+        exchange.status = "streaming"
+        parts: list[str] = []
+        usage = Usage()
+        stop: Stop | None = None
+        error: ProviderError | None = None
+        timer = TurnTimer(self.clock)
+        last_checkpoint = self.clock()
+        timer.start()
+        started = self.clock()
+        status: Status = "failed"
+        try:
+            client = await self.provider_client()
+            async with contextlib.aclosing(client.stream(request)) as events:
+                async for event in events:
+                    if isinstance(event, TextDelta):
+                        text = clean_text(event.text)
+                        if not text:
+                            continue
+                        parts.append(text)
+                        timer.on_text(text)
+                        on_text(text)
+                        now = self.clock()
+                        if now - last_checkpoint >= CHECKPOINT_EVERY_S:
+                            last_checkpoint = now
+                            self._checkpoint(exchange, parts, "streaming")
+                    elif isinstance(event, Usage):
+                        usage = usage.merged(event)
+                    elif isinstance(event, Stop):
+                        stop = event
+                    else:
+                        error = event
+            if error is not None:
+                status = "interrupted" if parts or error.mid_stream else "failed"
+            elif stop is not None:
+                status = "complete"
+            else:
+                status = "interrupted"
+                error = ProviderError(ErrorKind.STREAM_BROKEN, "the stream ended early", mid_stream=True)
+        except asyncio.CancelledError:
+            status = "stopped"
+            raise
+        finally:
+            timer.finish()
+            result = self._finish(exchange, parts, status, usage, error, timer, key, started)
+        return result
+
+    def _checkpoint(self, exchange: Exchange, parts: list[str], status: Status) -> None:
+        exchange.answer = "".join(parts)
+        if self.store is not None and exchange.answer_id is not None:
+            self.store.checkpoint(exchange.answer_id, exchange.answer, status)
+
+    def _finish(
+        self,
+        exchange: Exchange,
+        parts: list[str],
+        status: Status,
+        usage: Usage,
+        error: ProviderError | None,
+        timer: TurnTimer,
+        key: CacheKey,
+        started: float,
+    ) -> TurnResult:
+        text = "".join(parts)
+        if usage.output_tokens is None and text:
+            usage = usage.merged(Usage(output_tokens=estimate_tokens(text), output_estimated=True))
+        elif usage.output_tokens is None and error is not None:
+            usage = usage.merged(Usage(output_tokens=0, output_estimated=True))
+        provider = self.provider
+        info = lookup_model(provider.kind, provider.model, self.settings.model_overrides)
+        metrics = TurnMetrics.from_turn(provider.kind, provider.model, timer, usage, info, self.ttl)
+        cost = metrics.cost
+        message = None
+        if error is not None:
+            received = usage.output_tokens or 0
+            message = describe(error, provider, received_tokens=received, retry_hint=self.retry_hint)
+        exchange.status = status
+        exchange.note = message
+        self._checkpoint(exchange, parts, status)
+        if self.store is not None and exchange.answer_id is not None:
+            self.store.record_turn(exchange.answer_id, _turn_record(metrics, provider))
+        if (usage.cache_write_tokens or 0) + (usage.cache_read_tokens or 0) > 0:
+            ttl_s = _cache_ttl_s(provider.kind, self.ttl, usage)
+            self.cache_clock.record(key, ttl_s, started)
+        self.turns.append(metrics)
+        self.session_cost = self.session_cost + cost
+        return TurnResult(status, metrics, message, error.kind if error else None)
+
+
+def _cache_ttl_s(kind: str, ttl: CacheTTL, usage: Usage) -> float:
+    """How long the cache written or read by this turn lives: the TTL the provider reports
+    having written (Anthropic splits writes into 5-minute and 1-hour), else the one asked for."""
+    if kind != "anthropic":
+        return AUTOMATIC_CACHE_TTL_S
+    if usage.cache_write_1h_tokens:
+        return float(TTL_SECONDS["1h"])
+    if usage.cache_write_5m_tokens:
+        return float(TTL_SECONDS["5m"])
+    return float(TTL_SECONDS[ttl])
+
+
+def _turn_record(metrics: TurnMetrics, provider: ProviderSettings):  # type: ignore[no-untyped-def]
+    from chat_tui.core.storage import TurnRecord
+
+    u = metrics.usage
+    return TurnRecord(
+        provider=metrics.provider,
+        model=metrics.model,
+        base_url_host=host_of(provider.base_url),
+        ttft_s=metrics.ttft_s,
+        total_s=metrics.total_s,
+        tokens_per_s=metrics.tokens_per_s,
+        input_tokens=u.input_tokens,
+        cache_write_tokens=u.cache_write_tokens,
+        cache_write_5m_tokens=u.cache_write_5m_tokens,
+        cache_write_1h_tokens=u.cache_write_1h_tokens,
+        cache_read_tokens=u.cache_read_tokens,
+        output_tokens=u.output_tokens,
+        output_estimated=u.output_estimated,
+        cost_usd=metrics.cost.usd,
+        uncached_cost_usd=metrics.cost.uncached_usd,
+        raw_usage=u.raw,
+    )
+
+
+def _conversation_from(stored: StoredConversation, system_prompt: str) -> Conversation:
+    doc = None
+    if stored.document is not None:
+        d = stored.document
+        doc = Document(
+            path=Path(d.path or d.name), name=d.name, text=d.text, size_bytes=d.size_bytes,
+            sha256=d.sha256, encoding=d.encoding,
+        )  # fmt: skip
+    conv = Conversation(system_prompt=system_prompt, document=doc, title=stored.title, id=stored.id)
+    pending: Exchange | None = None
+    for msg in stored.messages:
+        if msg.role == "user":
+            pending = Exchange(user=msg.text, status="failed", user_id=msg.id)
+            conv.exchanges.append(pending)
+        elif pending is not None:
+            pending.answer = msg.text
+            pending.status = msg.status if msg.status != "streaming" else "interrupted"  # type: ignore[assignment]
+            pending.answer_id = msg.id
+            pending = None
+    return conv
+
+
+def _document_drift(path: str | None, sha256: str, name: str) -> str:
+    """Say when the file a stored document came from has changed or gone since."""
+    if not path:
+        return ""
+    try:
+        current = load_document(path, max_bytes=1 << 62)
+    except ChatTuiError:
+        return f"{name}: the file is gone or unreadable; using the copy stored with this conversation"
+    if current.sha256 == sha256:
+        return ""
+    return f"{name} has changed on disk since; using the stored copy (ctrl+o reloads it)"

@@ -1,0 +1,398 @@
+"""The conversation repository: conversations, messages, per-turn metrics and documents.
+
+Durability: WAL mode, ``synchronous=NORMAL``, one committed transaction per write. A commit is
+in the ``-wal`` file when ``COMMIT`` returns, so it survives the process being killed (kill -9,
+a crash, a closed terminal); only an OS crash or power loss can lose the last few commits.
+
+Crash recovery: a message still ``streaming`` at open belongs to a process that died
+mid-answer; :meth:`Store.open` marks it ``interrupted`` (count in :attr:`Store.recovered`). A
+second instance streaming at that moment writes ``streaming`` back at its next checkpoint.
+
+Privacy: the file and its ``-wal``/``-shm`` are 0600, a directory created for it 0700 (see
+:func:`~chat_tui.core.migrations.open_database`). No column holds credentials; a base URL is
+reduced to host[:port]. Threading: one connection, used from the event-loop thread only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, cast
+from urllib.parse import urlsplit
+
+from chat_tui.core.migrations import open_database
+from chat_tui.errors import StorageError
+
+Role = Literal["user", "assistant"]
+ROLES: tuple[str, ...] = ("user", "assistant")
+STATUSES: tuple[str, ...] = ("streaming", "complete", "stopped", "interrupted", "failed")
+
+_OPEN_HINT = "move it aside or set CHAT_TUI_DATA_DIR"
+_WRITE_HINT = "check free disk space and the file's permissions"
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    sha256: str
+    name: str
+    path: str | None
+    text: str
+    size_bytes: int
+    encoding: str
+
+
+@dataclass(frozen=True)
+class TurnRecord:
+    """One assistant turn's metrics. ``None`` means *not known*, never 0."""
+
+    provider: str
+    model: str
+    base_url_host: str | None
+    ttft_s: float | None
+    total_s: float | None
+    tokens_per_s: float | None
+    input_tokens: int | None
+    cache_write_tokens: int | None
+    cache_write_5m_tokens: int | None
+    cache_write_1h_tokens: int | None
+    cache_read_tokens: int | None
+    output_tokens: int | None
+    output_estimated: bool
+    cost_usd: float | None
+    uncached_cost_usd: float | None
+    raw_usage: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    id: int
+    role: Role
+    text: str
+    status: str
+    created_at: float
+    provider: str | None
+    model: str | None
+    metrics: TurnRecord | None
+    # The conversation's document when this message was added (the one its turn used).
+    document_sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class ConversationSummary:
+    id: int
+    title: str
+    created_at: float
+    updated_at: float
+    message_count: int
+    document_name: str | None
+
+
+@dataclass(frozen=True)
+class StoredConversation:
+    id: int
+    title: str
+    created_at: float
+    updated_at: float
+    document: StoredDocument | None
+    messages: list[StoredMessage]
+
+
+_TURN_FIELDS: tuple[str, ...] = tuple(TurnRecord.__dataclass_fields__)
+_TURN_COLUMNS = ", ".join(_TURN_FIELDS)
+_TURN_SELECT = ", ".join(f"t.{name}" for name in _TURN_FIELDS)
+_DOC_COLUMNS = "d.sha256, d.name, d.path, d.text, d.size_bytes, d.encoding"
+
+
+class Store:
+    """The conversation repository. Create with :meth:`open`; every write commits."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self.path = path
+        self.recovered = 0  # messages marked 'interrupted' by open()
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        """Open (creating if needed) the database at ``path``, upgrade its schema and mark
+        messages left ``streaming`` by a killed process as ``interrupted``."""
+        path = Path(path).expanduser()
+        try:
+            conn = open_database(path)
+            store = cls(conn, path)
+            try:  # also proves the file is writable: an UPDATE fails on a read-only db
+                with store._transaction():
+                    store.recovered = store._mark_streaming_interrupted()
+            except BaseException:
+                conn.close()
+                raise
+        except (OSError, sqlite3.Error) as exc:
+            raise StorageError(
+                f"cannot open the conversation database {path}: {_reason(exc)}; {_OPEN_HINT}"
+            ) from exc
+        return store
+
+    def close(self) -> None:
+        """Close the connection; SQLite folds the WAL back into the database file."""
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.execute("PRAGMA optimize")
+        self._conn.close()  # closing twice is harmless
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- conversations -------------------------------------------------------------------
+
+    def create_conversation(self, title: str = "New conversation") -> int:
+        now = time.time()
+        with self._writing() as db:
+            cur = db.execute(
+                "INSERT INTO conversations (title, created_at, updated_at) VALUES (?, ?, ?)",
+                (title, now, now),
+            )
+            return cast(int, cur.lastrowid)
+
+    def rename_conversation(self, conv_id: int, title: str) -> None:
+        with self._writing() as db:
+            cur = db.execute(
+                "UPDATE conversations SET title = ?, updated_at = ? WHERE id = ?",
+                (title, time.time(), conv_id),
+            )
+            _require(cur.rowcount, conv_id)
+
+    def delete_conversation(self, conv_id: int) -> None:
+        """Delete a conversation, its messages and turns, and documents nothing else uses.
+        Deleting a conversation that does not exist does nothing."""
+        with self._writing() as db:
+            db.execute("DELETE FROM conversations WHERE id = ?", (conv_id,))
+            _collect_documents(db)
+
+    def list_conversations(self, limit: int = 200) -> list[ConversationSummary]:
+        """The ``limit`` most recently updated conversations, newest first."""
+        with self._guard() as db:
+            rows = db.execute(
+                "SELECT c.id, c.title, c.created_at, c.updated_at,"
+                " (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id), d.name"
+                " FROM conversations c LEFT JOIN documents d ON d.sha256 = c.document_sha256"
+                " ORDER BY c.updated_at DESC, c.id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [ConversationSummary(*row) for row in rows]
+
+    def last_conversation_id(self) -> int | None:
+        """The most recently updated conversation, the one to resume; None if there is none."""
+        with self._guard() as db:
+            row = db.execute(
+                "SELECT id FROM conversations ORDER BY updated_at DESC, id DESC LIMIT 1"
+            ).fetchone()
+        return None if row is None else int(row[0])
+
+    def load_conversation(self, conv_id: int) -> StoredConversation:
+        """The conversation with its document and every message and turn: two queries."""
+        with self._guard() as db:
+            head = db.execute(
+                f"SELECT c.id, c.title, c.created_at, c.updated_at, {_DOC_COLUMNS}"
+                " FROM conversations c LEFT JOIN documents d ON d.sha256 = c.document_sha256"
+                " WHERE c.id = ?",
+                (conv_id,),
+            ).fetchone()
+            _require(head is not None, conv_id)
+            rows = db.execute(
+                "SELECT m.id, m.role, m.text, m.status, m.created_at, m.provider, m.model,"
+                f" m.document_sha256, t.message_id, {_TURN_SELECT}"
+                " FROM messages m LEFT JOIN turns t ON t.message_id = m.id"
+                " WHERE m.conversation_id = ? ORDER BY m.id",
+                (conv_id,),
+            ).fetchall()
+        document = None if head[4] is None else StoredDocument(*head[4:10])
+        messages = [_message(row) for row in rows]
+        return StoredConversation(head[0], head[1], head[2], head[3], document, messages)
+
+    def set_document(self, conv_id: int, doc: StoredDocument | None) -> None:
+        """Point the conversation at ``doc`` (None: no document). Documents are deduplicated
+        by sha256: when the text is already stored, the first name and path are kept."""
+        now = time.time()
+        with self._writing() as db:
+            if doc is not None:
+                db.execute(
+                    "INSERT OR IGNORE INTO documents"
+                    " (sha256, name, path, text, size_bytes, encoding, loaded_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (doc.sha256, doc.name, doc.path, doc.text, doc.size_bytes, doc.encoding, now),
+                )
+            cur = db.execute(
+                "UPDATE conversations SET document_sha256 = ?, updated_at = ? WHERE id = ?",
+                (None if doc is None else doc.sha256, now, conv_id),
+            )
+            _require(cur.rowcount, conv_id)
+            _collect_documents(db)
+
+    # -- messages ------------------------------------------------------------------------
+
+    def add_message(
+        self,
+        conv_id: int,
+        role: str,
+        text: str,
+        status: str = "complete",
+        *,
+        provider: str | None = None,
+        model: str | None = None,
+    ) -> int:
+        """Store a message (committed before this returns) and return its id. The message
+        records the conversation's current document."""
+        _check(role, ROLES, "role")
+        _check(status, STATUSES, "status")
+        now = time.time()
+        with self._writing() as db:
+            cur = db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conv_id))
+            _require(cur.rowcount, conv_id)
+            cur = db.execute(
+                "INSERT INTO messages (conversation_id, role, text, status, created_at,"
+                " updated_at, provider, model, document_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?,"
+                " (SELECT document_sha256 FROM conversations WHERE id = ?))",
+                (conv_id, role, text, status, now, now, provider, model, conv_id),
+            )
+            return cast(int, cur.lastrowid)
+
+    def checkpoint(self, message_id: int, text: str, status: str = "streaming") -> None:
+        """Save a streaming answer so far: one UPDATE and a commit. A message that no longer
+        exists (its conversation was deleted mid-stream) is ignored."""
+        _check(status, STATUSES, "status")
+        with self._writing() as db:
+            db.execute(
+                "UPDATE messages SET text = ?, status = ?, updated_at = ? WHERE id = ?",
+                (text, status, time.time(), message_id),
+            )
+
+    def record_turn(self, message_id: int, record: TurnRecord) -> None:
+        """Store (or replace) the metrics of the turn that produced ``message_id``. A message
+        that no longer exists is ignored. ``base_url_host`` is reduced to host[:port]."""
+        values = [getattr(record, name) for name in _TURN_FIELDS]
+        values[_TURN_FIELDS.index("base_url_host")] = _host_only(record.base_url_host)
+        values[_TURN_FIELDS.index("output_estimated")] = int(record.output_estimated)
+        values[_TURN_FIELDS.index("raw_usage")] = (
+            None
+            if record.raw_usage is None
+            else json.dumps(record.raw_usage, sort_keys=True, default=str)
+        )
+        marks = ", ".join("?" * len(values))
+        with self._writing() as db:
+            db.execute(
+                f"INSERT OR REPLACE INTO turns (message_id, recorded_at, {_TURN_COLUMNS})"
+                f" SELECT id, ?, {marks} FROM messages WHERE id = ?",
+                (time.time(), *values, message_id),
+            )
+
+    def delete_message(self, message_id: int) -> None:
+        """Delete one message and its turn (e.g. a retry replacing an answer)."""
+        with self._writing() as db:
+            db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+            _collect_documents(db)
+
+    def session_totals(self, conv_id: int) -> tuple[float | None, float | None]:
+        """(cost, uncached cost) in USD summed over the conversation's recorded turns.
+
+        Each figure is None as soon as one turn's figure is unknown: a partial sum would
+        understate the total. With no recorded turns both are 0.0.
+        """
+        with self._guard() as db:
+            turns, n_cost, cost, n_uncached, uncached = db.execute(
+                "SELECT COUNT(*), COUNT(t.cost_usd), TOTAL(t.cost_usd),"
+                " COUNT(t.uncached_cost_usd), TOTAL(t.uncached_cost_usd)"
+                " FROM turns t JOIN messages m ON m.id = t.message_id"
+                " WHERE m.conversation_id = ?",
+                (conv_id,),
+            ).fetchone()
+        return (cost if n_cost == turns else None, uncached if n_uncached == turns else None)
+
+    def recover_interrupted(self) -> int:
+        """Mark every message still ``streaming`` as ``interrupted``; return how many."""
+        with self._writing():
+            return self._mark_streaming_interrupted()
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _mark_streaming_interrupted(self) -> int:
+        cur = self._conn.execute(
+            "UPDATE messages SET status = 'interrupted' WHERE status = 'streaming'"
+        )
+        return cur.rowcount
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+            self._conn.execute("COMMIT")
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        with self._guard("write to", _WRITE_HINT), self._transaction() as db:
+            yield db
+
+    @contextlib.contextmanager
+    def _guard(self, verb: str = "read", hint: str = _OPEN_HINT) -> Iterator[sqlite3.Connection]:
+        """Turn any sqlite3 error into a one-line :class:`StorageError`."""
+        try:
+            yield self._conn
+        except sqlite3.Error as exc:
+            reason = _reason(exc)
+            raise StorageError(
+                f"cannot {verb} the conversation database {self.path}: {reason}; {hint}"
+            ) from exc
+
+
+def _message(row: tuple[Any, ...]) -> StoredMessage:
+    metrics = None
+    if row[8] is not None:
+        turn = dict(zip(_TURN_FIELDS, row[9:], strict=True))
+        turn["output_estimated"] = bool(turn["output_estimated"])
+        raw = turn["raw_usage"]
+        turn["raw_usage"] = None if raw is None else json.loads(raw)
+        metrics = TurnRecord(**turn)
+    role = cast(Role, row[1])
+    return StoredMessage(row[0], role, row[2], row[3], row[4], row[5], row[6], metrics, row[7])
+
+
+def _collect_documents(db: sqlite3.Connection) -> None:
+    """Delete documents that no conversation and no message refers to."""
+    db.execute(
+        "DELETE FROM documents WHERE"
+        " NOT EXISTS (SELECT 1 FROM conversations c WHERE c.document_sha256 = documents.sha256)"
+        " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.document_sha256 = documents.sha256)"
+    )
+
+
+def _host_only(value: str | None) -> str | None:
+    """``https://user:secret@host:8080/v1`` → ``host:8080``: never store credentials."""
+    if value is None or ("/" not in value and "@" not in value):
+        return value
+    netloc = urlsplit(value if "//" in value else f"//{value}").netloc
+    return netloc.rpartition("@")[2] or None
+
+
+def _check(value: str, allowed: tuple[str, ...], what: str) -> None:
+    if value not in allowed:
+        raise ValueError(f"unknown message {what} {value!r}; expected one of {allowed}")
+
+
+def _require(found: int, conv_id: int) -> None:
+    if not found:
+        raise StorageError(f"conversation {conv_id} does not exist; pick another one")
+
+
+def _reason(exc: BaseException) -> str:
+    text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return " ".join(text.split()) or type(exc).__name__

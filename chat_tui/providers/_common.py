@@ -1,0 +1,95 @@
+"""Helpers shared by the provider modules: error classification, one-line messages, estimates.
+No SDK imports here."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from time import time
+
+from chat_tui.providers.events import ErrorKind, ProviderError, Usage
+
+MAX_MESSAGE = 300
+
+
+def one_line(text: object, secret: str | None = None, limit: int = MAX_MESSAGE) -> str:
+    """``text`` on one line, at most ``limit`` characters, with ``secret`` blanked out."""
+    line = " ".join(str(text).split())
+    if secret:
+        line = line.replace(secret, "***")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def kind_for_status(status: int, error_type: str | None = None) -> ErrorKind:
+    """The error kind for an HTTP status (and the body's ``error.type``, when it says more)."""
+    if error_type == "overloaded_error" or status == 529:
+        return ErrorKind.OVERLOADED
+    if status in (401, 403):
+        return ErrorKind.AUTH
+    if status == 429:
+        return ErrorKind.RATE_LIMITED
+    if status == 408:
+        return ErrorKind.TIMEOUT
+    if 400 <= status < 500:
+        return ErrorKind.BAD_REQUEST
+    if status >= 500:
+        return ErrorKind.SERVER
+    return ErrorKind.UNKNOWN
+
+
+def retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """The server's retry hint in seconds, from ``retry-after-ms`` or ``retry-after``."""
+    if not headers:
+        return None
+    try:
+        if (ms := headers.get("retry-after-ms")) is not None:
+            return max(0.0, float(ms) / 1000)
+    except ValueError:
+        pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime  # rare: an HTTP date
+
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time())
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def estimate_tokens(chars: int) -> int:
+    """A rough token count for ``chars`` characters of English text."""
+    return math.ceil(chars / 4)
+
+
+def estimated_usage(chars: int) -> Usage:
+    return Usage(output_tokens=estimate_tokens(chars), output_estimated=True)
+
+
+def transport_error(
+    exc: BaseException,
+    *,
+    started: bool,
+    timed_out: bool,
+    read_timeout: float,
+    where: str,
+    secret: str | None = None,
+) -> ProviderError:
+    """A ProviderError for a network failure: a timeout, a refused or dropped connection.
+    ``started``: the response had begun (headers received), so this is a mid-stream failure."""
+    cause = exc.__cause__ or exc
+    detail = one_line(cause, secret) or type(cause).__name__
+    if timed_out:
+        message = f"no data from {where} for {read_timeout:g}s"
+        if started:
+            message = "the stream stalled: " + message
+        return ProviderError(ErrorKind.TIMEOUT, message, mid_stream=started)
+    if started:
+        return ProviderError(
+            ErrorKind.STREAM_BROKEN, f"the stream broke: {detail}", mid_stream=True
+        )
+    return ProviderError(ErrorKind.CONNECTION, f"cannot connect to {where}: {detail}")

@@ -1,0 +1,227 @@
+"""Anthropic Messages API, streamed through the official SDK.
+
+The SDK (and httpx2) are imported on first use, never at module import: startup time matters.
+
+Error mapping (every failure ends the stream with one :class:`ProviderError`, nothing raises):
+
+* no key                               → NO_KEY (the client is never built)
+* refused / DNS / reset before headers → CONNECTION
+* read timeout (before or mid-stream)  → TIMEOUT
+* 401 / 403 → AUTH, 429 → RATE_LIMITED (+ retry_after), 529 or overloaded_error → OVERLOADED,
+  other 4xx → BAD_REQUEST, other 5xx → SERVER (after the SDK's own retries)
+* mid-stream ``event: error``: overloaded_error → OVERLOADED, anything else → STREAM_BROKEN
+* connection dropped mid-stream, or the body ended before ``message_stop`` → STREAM_BROKEN
+
+``mid_stream`` is True for every failure after the response headers arrived; such a failure is
+preceded by a Usage with output tokens estimated from the text received (``output_estimated``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from chat_tui.providers._common import (
+    estimated_usage,
+    kind_for_status,
+    one_line,
+    retry_after,
+    transport_error,
+)
+from chat_tui.providers.base import ProviderSettings
+from chat_tui.providers.events import (
+    ChatRequest,
+    ErrorKind,
+    ProviderError,
+    ProviderEvent,
+    Stop,
+    TextDelta,
+    Usage,
+)
+
+if TYPE_CHECKING:
+    from anthropic import AsyncAnthropic
+    from anthropic.types import MessageDeltaUsage
+    from anthropic.types import Usage as SDKUsage
+
+MAX_BREAKPOINTS = 4  # the API rejects more cache_control blocks than this
+DEFAULT_HOST = "api.anthropic.com"
+
+
+def cache_marks(request: ChatRequest) -> tuple[set[int], set[int]]:
+    """Indices of the system blocks and messages that get ``cache_control``.
+
+    The API accepts at most four breakpoints. When more are marked, the latest messages keep
+    theirs (at least two: the new one writes, the previous one is read back), then the latest
+    system blocks, then older messages."""
+    system = [i for i, block in enumerate(request.system) if block.cache and block.text]
+    messages = [i for i, message in enumerate(request.messages) if message.cache]
+    keep_messages = messages[-max(2, MAX_BREAKPOINTS - len(system)) :] if messages else []
+    room = MAX_BREAKPOINTS - len(keep_messages)
+    keep_system = system[-room:] if room > 0 else []
+    return set(keep_system), set(keep_messages)
+
+
+def build_params(request: ChatRequest) -> dict[str, Any]:
+    """The keyword arguments for ``messages.stream`` / ``messages.count_tokens``.
+
+    Every cache mark carries an explicit ttl ("5m" or "1h"): the API accepts both, and the
+    request then says exactly what is billed. Empty system blocks are left out (the API rejects
+    empty text blocks)."""
+    control = {"type": "ephemeral", "ttl": request.cache_ttl}
+    system_marks, message_marks = cache_marks(request)
+    system: list[dict[str, Any]] = []
+    for i, block in enumerate(request.system):
+        if block.text:
+            system.append({"type": "text", "text": block.text})
+            if i in system_marks:
+                system[-1]["cache_control"] = control
+    messages: list[dict[str, Any]] = []
+    for i, message in enumerate(request.messages):
+        content: dict[str, Any] = {"type": "text", "text": message.text}
+        if i in message_marks:
+            content["cache_control"] = control
+        messages.append({"role": message.role, "content": [content]})
+    params: dict[str, Any] = {
+        "model": request.model,
+        "max_tokens": request.max_tokens,
+        "messages": messages,
+    }
+    if system:
+        params["system"] = system
+    return params
+
+
+def _start_usage(usage: SDKUsage) -> Usage:
+    split = usage.cache_creation
+    return Usage(
+        input_tokens=usage.input_tokens,
+        cache_write_tokens=usage.cache_creation_input_tokens,
+        cache_write_5m_tokens=split.ephemeral_5m_input_tokens if split else None,
+        cache_write_1h_tokens=split.ephemeral_1h_input_tokens if split else None,
+        cache_read_tokens=usage.cache_read_input_tokens,
+        raw=usage.model_dump(exclude_none=True),
+    )
+
+
+def _delta_usage(usage: MessageDeltaUsage) -> Usage:
+    # Cumulative counts: output_tokens always; the prompt figures only when the API repeats them.
+    return Usage(
+        input_tokens=usage.input_tokens,
+        cache_write_tokens=usage.cache_creation_input_tokens,
+        cache_read_tokens=usage.cache_read_input_tokens,
+        output_tokens=usage.output_tokens,
+    )
+
+
+class AnthropicProvider:
+    def __init__(self, settings: ProviderSettings) -> None:
+        self.settings = settings
+        self._client: AsyncAnthropic | None = None
+
+    @property
+    def _where(self) -> str:
+        return self.settings.base_url or DEFAULT_HOST
+
+    def _no_key(self) -> ProviderError:
+        env = self.settings.key_env or "ANTHROPIC_API_KEY"
+        return ProviderError(ErrorKind.NO_KEY, f"no Anthropic API key: set {env}")
+
+    def _get_client(self) -> AsyncAnthropic:
+        if self._client is None:
+            import anthropic
+            import httpx2
+
+            s = self.settings
+            self._client = anthropic.AsyncAnthropic(
+                api_key=s.api_key,
+                base_url=s.base_url,
+                max_retries=s.max_retries,
+                timeout=httpx2.Timeout(s.read_timeout, connect=s.connect_timeout),
+            )
+        return self._client
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ProviderEvent]:
+        if not self.settings.api_key:
+            yield self._no_key()
+            return
+        client = self._get_client()
+        chars = 0  # text received, for the estimate when the stream breaks
+        output_reported = started = finished = False
+        stop_reason: str | None = None
+        error: ProviderError | None = None
+        try:
+            async with client.messages.stream(**build_params(request)) as stream:
+                started = True
+                async for event in stream:
+                    if event.type == "content_block_delta":
+                        if event.delta.type == "text_delta" and event.delta.text:
+                            chars += len(event.delta.text)
+                            yield TextDelta(event.delta.text)
+                    elif event.type == "message_start":
+                        yield _start_usage(event.message.usage)
+                    elif event.type == "message_delta":
+                        stop_reason = event.delta.stop_reason or stop_reason
+                        output_reported = True
+                        yield _delta_usage(event.usage)
+                    elif event.type == "message_stop":
+                        stop_reason = event.message.stop_reason or stop_reason
+                        finished = True
+        except Exception as exc:  # every provider or network fault becomes a ProviderError
+            error = self._map_error(exc, started=started)
+        if error is None and not finished:
+            error = ProviderError(
+                ErrorKind.STREAM_BROKEN, "the stream ended before message_stop", mid_stream=True
+            )
+        if started and not output_reported:
+            yield estimated_usage(chars)
+        yield error if error is not None else Stop(stop_reason or "end_turn")
+
+    def _map_error(self, exc: Exception, *, started: bool) -> ProviderError:
+        import anthropic
+        import httpx2
+
+        secret = self.settings.api_key
+        if isinstance(exc, anthropic.APIStatusError):
+            message = one_line(exc.api_message or exc.message, secret)
+            if exc.status_code == 200 or started:  # an `event: error` inside the stream
+                kind = ErrorKind.OVERLOADED if exc.type == "overloaded_error" else None
+                return ProviderError(
+                    kind or ErrorKind.STREAM_BROKEN, message, status=None, mid_stream=True
+                )
+            return ProviderError(
+                kind_for_status(exc.status_code, exc.type),
+                message,
+                status=exc.status_code,
+                retry_after=retry_after(exc.response.headers),
+            )
+        if isinstance(exc, anthropic.APIConnectionError | httpx2.TransportError):
+            timed_out = isinstance(exc, anthropic.APITimeoutError | httpx2.TimeoutException)
+            return transport_error(
+                exc,
+                started=started,
+                timed_out=timed_out,
+                read_timeout=self.settings.read_timeout,
+                where=self._where,
+                secret=secret,
+            )
+        name = type(exc).__name__
+        return ProviderError(
+            ErrorKind.UNKNOWN, one_line(f"{name}: {exc}", secret), mid_stream=started
+        )
+
+    async def count_tokens(self, request: ChatRequest) -> int | None:
+        if not self.settings.api_key:
+            return None
+        params = build_params(request)
+        params.pop("max_tokens")
+        try:
+            result = await self._get_client().messages.count_tokens(**params)
+        except Exception:
+            return None
+        return result.input_tokens
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()

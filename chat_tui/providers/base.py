@@ -1,0 +1,72 @@
+"""The provider interface and its settings. Provider SDKs are imported lazily, inside
+the modules that need them, so that importing this module costs nothing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from chat_tui.providers.events import ChatRequest, ProviderEvent
+
+ProviderKind = Literal["anthropic", "openai", "ollama"]
+PROVIDER_KINDS: tuple[ProviderKind, ...] = ("anthropic", "openai", "ollama")
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSettings:
+    """Everything needed to talk to one provider. ``api_key`` is a secret: never print it.
+
+    ``base_url`` is what the SDK is given: for Anthropic without ``/v1``, for OpenAI-compatible
+    servers with it. ``key_env`` names the variable the user sets, for error messages.
+    """
+
+    kind: ProviderKind
+    model: str
+    base_url: str | None = None
+    api_key: str | None = None
+    key_env: str | None = None
+    read_timeout: float = 60.0
+    connect_timeout: float = 10.0
+    max_retries: int = 2
+
+    def __repr__(self) -> str:  # never show the key
+        key = "set" if self.api_key else "unset"
+        return (
+            f"ProviderSettings(kind={self.kind!r}, model={self.model!r}, "
+            f"base_url={self.base_url!r}, api_key=<{key}>)"
+        )
+
+    __str__ = __repr__
+
+    @property
+    def label(self) -> str:
+        return {"anthropic": "Anthropic", "openai": "OpenAI", "ollama": "Ollama"}[self.kind]
+
+
+class Provider(Protocol):
+    settings: ProviderSettings
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[ProviderEvent]:
+        """Stream one response. Ends with exactly one Stop or ProviderError; never raises
+        for provider or network faults. Closing the iterator early (``aclose``) closes the
+        HTTP stream at once, which is how "stop generation" stops billing."""
+        ...
+
+    async def count_tokens(self, request: ChatRequest) -> int | None:
+        """The prompt's token count from the provider, or None where it has no such API
+        or the call failed."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+def make_provider(settings: ProviderSettings) -> Provider:
+    """Build the provider for ``settings``. The SDK is imported here, not at module import."""
+    if settings.kind == "anthropic":
+        from chat_tui.providers.anthropic import AnthropicProvider
+
+        return AnthropicProvider(settings)
+    from chat_tui.providers.openai_compat import OpenAICompatProvider
+
+    return OpenAICompatProvider(settings)

@@ -1,0 +1,206 @@
+"""OpenAI Chat Completions, streamed through the official SDK: OpenAI itself, Ollama, and any
+OpenAI-compatible server (vLLM, llama.cpp, LM Studio...) reached through ``base_url``.
+
+The SDK (and httpx2) are imported on first use, never at module import.
+
+Request shape: the system blocks are joined into one leading ``system`` message (stable, so
+the server's automatic prefix cache can match it); ``stream_options.include_usage`` asks for a
+final usage chunk. The token limit goes out as ``max_completion_tokens`` to OpenAI itself (its
+reasoning models reject ``max_tokens``) and as ``max_tokens`` everywhere else (what compatible
+servers understand). ``prompt_cache_key`` is sent only for kind "openai".
+
+Error mapping is the Anthropic module's: status codes by :func:`kind_for_status`; before the
+response began, a network fault is CONNECTION (TIMEOUT for a timeout); after it began, a
+``data: {"error": ...}`` event or a dropped connection is STREAM_BROKEN with ``mid_stream``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from chat_tui.providers._common import (
+    estimated_usage,
+    kind_for_status,
+    one_line,
+    retry_after,
+    transport_error,
+)
+from chat_tui.providers.base import ProviderSettings
+from chat_tui.providers.events import (
+    ChatRequest,
+    ErrorKind,
+    ProviderError,
+    ProviderEvent,
+    Stop,
+    TextDelta,
+    Usage,
+)
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
+    from openai.types import CompletionUsage
+
+OPENAI_HOST = "api.openai.com"
+OLLAMA_BASE_URL = "http://localhost:11434/v1"
+PLACEHOLDER_KEY = "ollama"  # compatible servers ignore the key; the SDK insists on one
+STOP_REASONS = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "content_filter": "refusal",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+}
+
+
+def is_openai_itself(settings: ProviderSettings) -> bool:
+    """True when the requests go to OpenAI's own API (not a compatible server)."""
+    if settings.kind != "openai":
+        return False
+    host = urlsplit(settings.base_url).hostname if settings.base_url else OPENAI_HOST
+    return host == OPENAI_HOST
+
+
+def build_params(request: ChatRequest, settings: ProviderSettings) -> dict[str, Any]:
+    """The keyword arguments for ``chat.completions.create``."""
+    messages: list[dict[str, str]] = []
+    system = "\n\n".join(block.text for block in request.system if block.text)
+    if system:
+        messages.append({"role": "system", "content": system})
+    messages += [{"role": m.role, "content": m.text} for m in request.messages]
+    limit = "max_completion_tokens" if is_openai_itself(settings) else "max_tokens"
+    params: dict[str, Any] = {
+        "model": request.model,
+        "messages": messages,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        limit: request.max_tokens,
+    }
+    if settings.kind == "openai" and request.cache_key:
+        params["prompt_cache_key"] = request.cache_key
+    return params
+
+
+def _usage(usage: CompletionUsage) -> Usage:
+    """``cached_tokens`` is None, not 0, when the server does not report it (Ollama)."""
+    details = usage.prompt_tokens_details
+    cached = details.cached_tokens if details is not None else None
+    written = details.cache_write_tokens if details is not None else None
+    return Usage(
+        input_tokens=usage.prompt_tokens - (cached or 0) - (written or 0),
+        cache_write_tokens=written,
+        cache_read_tokens=cached,
+        output_tokens=usage.completion_tokens,
+        raw=usage.model_dump(exclude_none=True),
+    )
+
+
+class OpenAICompatProvider:
+    def __init__(self, settings: ProviderSettings) -> None:
+        self.settings = settings
+        self._client: AsyncOpenAI | None = None
+
+    @property
+    def _base_url(self) -> str | None:
+        if self.settings.base_url:
+            return self.settings.base_url
+        return OLLAMA_BASE_URL if self.settings.kind == "ollama" else None
+
+    @property
+    def _where(self) -> str:
+        return self._base_url or OPENAI_HOST
+
+    def _get_client(self) -> AsyncOpenAI:
+        if self._client is None:
+            import httpx2
+            import openai
+
+            s = self.settings
+            self._client = openai.AsyncOpenAI(
+                api_key=s.api_key or PLACEHOLDER_KEY,
+                base_url=self._base_url,
+                max_retries=s.max_retries,
+                timeout=httpx2.Timeout(s.read_timeout, connect=s.connect_timeout),
+            )
+        return self._client
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ProviderEvent]:
+        # OpenAI itself needs a key; local and compatible servers usually do not (a 401 says so).
+        if not self.settings.api_key and is_openai_itself(self.settings):
+            env = self.settings.key_env or "OPENAI_API_KEY"
+            yield ProviderError(ErrorKind.NO_KEY, f"no OpenAI API key: set {env}")
+            return
+        client = self._get_client()
+        chars = 0
+        started = output_reported = False
+        finish: str | None = None
+        error: ProviderError | None = None
+        try:
+            stream = await client.chat.completions.create(**build_params(request, self.settings))
+            started = True
+            async with stream:
+                async for chunk in stream:
+                    if chunk.usage is not None:
+                        output_reported = chunk.usage.completion_tokens is not None
+                        yield _usage(chunk.usage)
+                    if not chunk.choices:
+                        continue
+                    choice = chunk.choices[0]
+                    if choice.delta is not None and choice.delta.content:
+                        chars += len(choice.delta.content)
+                        yield TextDelta(choice.delta.content)
+                    finish = choice.finish_reason or finish
+        except Exception as exc:  # every provider or network fault becomes a ProviderError
+            error = self._map_error(exc, started=started)
+        if error is None and finish is None and not output_reported:
+            error = ProviderError(
+                ErrorKind.STREAM_BROKEN, "the stream ended without a finish reason", mid_stream=True
+            )
+        if started and not output_reported:
+            yield estimated_usage(chars)
+        if error is not None:
+            yield error
+        else:
+            yield Stop(STOP_REASONS.get(finish or "stop", finish or "end_turn"))
+
+    def _map_error(self, exc: Exception, *, started: bool) -> ProviderError:
+        import httpx2
+        import openai
+
+        secret = self.settings.api_key
+        if isinstance(exc, openai.APIConnectionError | httpx2.TransportError):
+            timed_out = isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException)
+            return transport_error(
+                exc,
+                started=started,
+                timed_out=timed_out,
+                read_timeout=self.settings.read_timeout,
+                where=self._where,
+                secret=secret,
+            )
+        if isinstance(exc, openai.APIStatusError):
+            body = exc.body
+            text = body.get("message") if isinstance(body, dict) else body
+            return ProviderError(
+                kind_for_status(exc.status_code, exc.type),
+                one_line(text if isinstance(text, str) and text else exc.message, secret),
+                status=exc.status_code,
+                retry_after=retry_after(exc.response.headers),
+                mid_stream=started,
+            )
+        if isinstance(exc, openai.APIError):  # a `data: {"error": ...}` event inside the stream
+            kind = ErrorKind.STREAM_BROKEN if started else ErrorKind.UNKNOWN
+            return ProviderError(kind, one_line(exc.message, secret), mid_stream=started)
+        name = type(exc).__name__
+        return ProviderError(
+            ErrorKind.UNKNOWN, one_line(f"{name}: {exc}", secret), mid_stream=started
+        )
+
+    async def count_tokens(self, request: ChatRequest) -> int | None:
+        return None  # Chat Completions has no token-counting endpoint
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()

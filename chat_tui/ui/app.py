@@ -1,0 +1,229 @@
+"""The Textual application: registers themes, applies the keymap, opens the chat screen.
+No HTTP code here: the screen drives a ChatSession.
+
+:func:`make_app` is the one factory the CLI, the tests and the snapshot apps share.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from chat_tui import locations
+from chat_tui.config import Settings
+from chat_tui.core.metrics import Clock
+from chat_tui.core.prefs import Prefs
+from chat_tui.core.session import ChatSession
+from chat_tui.core.storage import Store
+from chat_tui.errors import ChatTuiError
+from chat_tui.ui.screens.chat import ChatScreen
+from chat_tui.ui.screens.prompt import PromptScreen
+from chat_tui.ui.themes import builtin_themes_dir, load_themes, theme_variable_defaults
+
+DEFAULT_THEME = "chat-tui-dark"
+
+
+class ChatApp(App[int]):
+    TITLE = "chat-tui"
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True,
+                tooltip="Quit; a streaming answer is saved as stopped"),
+    ]  # fmt: skip
+
+    def __init__(
+        self,
+        session: ChatSession,
+        *,
+        prefs: Prefs | None = None,
+        doc: str | None = None,
+        resume: bool = False,
+        notices: Iterable[str] = (),
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.prefs = prefs or Prefs()
+        self._doc = doc
+        self._resume = resume
+        self._notices = list(notices)
+        self._theme_errors: list[str] = []
+
+    # -- themes and keys ---------------------------------------------------------------
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return {**super().get_theme_variable_defaults(), **theme_variable_defaults()}
+
+    def _register_themes(self) -> None:
+        dirs = [builtin_themes_dir(), locations.config_dir() / "themes"]
+        themes, errors = load_themes(d for d in dirs if d.is_dir())
+        for theme in themes:
+            self.register_theme(theme)
+        self._theme_errors = errors
+        wanted = self.session.settings.theme or self.prefs.theme or DEFAULT_THEME
+        if wanted not in self.available_themes:
+            self._theme_errors.append(f"unknown theme {wanted!r}; using {DEFAULT_THEME}")
+            wanted = DEFAULT_THEME
+        self.theme = wanted
+
+    def watch_theme(self, theme: str) -> None:
+        if self.prefs.theme != theme and self.is_running:
+            self.prefs.theme = theme
+            self.prefs.save()
+
+    # -- start-up ----------------------------------------------------------------------
+
+    def get_default_screen(self) -> Screen[None]:
+        return ChatScreen(
+            self.session, self.prefs, show_panel=self.session.settings.show_panel
+        )
+
+    @property
+    def chat(self) -> ChatScreen:
+        screen = self.screen_stack[0]
+        assert isinstance(screen, ChatScreen)
+        return screen
+
+    async def on_mount(self) -> None:
+        self._register_themes()
+        if self.session.settings.keymap:
+            self.set_keymap(self.session.settings.keymap)
+        chat = self.chat
+        if self._theme_errors:
+            self.notify("; ".join(self._theme_errors), title="Themes", severity="warning")
+        for line in self._notices:
+            chat.pane.add_notice(line, severity="warning")
+        store = self.session.store
+        if store is not None and store.recovered:
+            chat.pane.add_notice(
+                f"Recovered {store.recovered} answer(s) cut off when chat-tui last stopped; "
+                "they are marked interrupted", severity="warning",
+            )  # fmt: skip
+        if self._resume:
+            last = store.last_conversation_id() if store is not None else None
+            if last is None:
+                chat.pane.add_notice("No saved conversation to continue: starting a new one.")
+            else:
+                await chat.open_conversation(last)
+        if self._doc:
+            try:
+                info = self.session.load_document(self._doc)
+            except ChatTuiError as exc:
+                chat.pane.add_notice(str(exc), severity="error")
+            else:
+                chat.pane.add_notice(f"Loaded {info.document.name} as cached context")
+                for warning in info.warnings:
+                    chat.pane.add_notice(warning, severity="warning")
+                chat.count_tokens()
+        chat.refresh_panel()
+        # After the first frame: import the SDK off the event loop, check the setup.
+        self.call_after_refresh(chat.warm_up)
+        self.call_after_refresh(chat.probe_setup)
+
+    # -- commands ----------------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        chat = self.chat
+        yield SystemCommand("Model: change…", "Use another model with this provider",
+                            self.action_change_model)  # fmt: skip
+        for ttl, label in (("5m", "5 minutes"), ("1h", "1 hour")):
+            yield SystemCommand(
+                f"Cache TTL: {label}", f"Ask the provider to keep the cache for {label}",
+                lambda ttl=ttl: self._set_ttl(ttl),  # type: ignore[misc]
+            )  # fmt: skip
+        yield SystemCommand("Toggle metrics panel", "Show or hide the side panel",
+                            chat.action_toggle_panel)  # fmt: skip
+        yield SystemCommand("Copy last answer", "Copy the last answer to the clipboard",
+                            self.action_copy_last)  # fmt: skip
+        yield SystemCommand("Export conversation as Markdown",
+                            "Write the conversation to a .md file in the current folder",
+                            self.action_export)  # fmt: skip
+        yield SystemCommand("Conversations", "Open, rename or delete saved conversations",
+                            chat.action_conversations)  # fmt: skip
+        yield SystemCommand("New conversation", "Start afresh (the document stays loaded)",
+                            chat.action_new_conversation)  # fmt: skip
+        yield SystemCommand("Load document…", "Load a reference document as cached context",
+                            chat.action_load_document)  # fmt: skip
+        yield SystemCommand("Switch provider", "Cycle through the configured providers",
+                            chat.action_toggle_provider)  # fmt: skip
+
+    def _set_ttl(self, ttl: str) -> None:
+        assert ttl in ("5m", "1h")
+        self.session.set_ttl(ttl)  # type: ignore[arg-type]
+        self.notify(f"Cache TTL set to {ttl}: the next write asks for it")
+        self.chat.refresh_panel()
+
+    def action_change_model(self) -> None:
+        def chosen(model: str | None) -> None:
+            if model:
+                self.session.set_model(model)
+                self.chat.pane.add_notice(
+                    f"Model: {model} (a new model starts with a cold cache)"
+                )
+                self.chat.refresh_panel()
+
+        self.push_screen(
+            PromptScreen(f"Model for {self.session.provider.label}", self.session.model), chosen
+        )
+
+    def action_copy_last(self) -> None:
+        last = self.session.conversation.last
+        if last is None or not last.answer:
+            self.notify("No answer to copy yet.", severity="warning")
+            return
+        self.copy_to_clipboard(last.answer)
+        self.notify(f"Copied {len(last.answer):,} characters.")
+
+    def action_export(self) -> None:
+        conv = self.session.conversation
+        if not conv.exchanges:
+            self.notify("Nothing to export yet.", severity="warning")
+            return
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path = Path.cwd() / f"chat-tui-{stamp}.md"
+        try:
+            path.write_text(conv.to_markdown(), encoding="utf-8")
+        except OSError as exc:
+            self.notify(f"Cannot write {path}: {exc.strerror}", severity="error")
+            return
+        self.notify(f"Exported to {path}")
+
+    # -- shutdown ----------------------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        """Stop a streaming answer first, so it is saved as stopped, then leave."""
+        chat = self.chat
+        worker = chat._turn
+        if worker is not None and chat.streaming:
+            worker.cancel()
+            with contextlib.suppress(Exception):
+                await worker.wait()
+        await self.session.aclose()
+        if self.session.store is not None:
+            self.session.store.close()
+        self.exit(0)
+
+
+def make_app(
+    settings: Settings,
+    *,
+    doc: str | None = None,
+    resume: bool = False,
+    clock: Clock = time.monotonic,
+    store: Store | None = None,
+    prefs: Prefs | None = None,
+) -> ChatApp:
+    """Build the app: the one factory the CLI, the tests and the benchmarks use."""
+    notices: list[str] = []
+    if store is None:
+        try:
+            store = Store.open(settings.data_dir / "chat-tui.db")
+        except ChatTuiError as exc:
+            notices.append(f"{exc} (conversations will not be saved)")
+    session = ChatSession(settings, store=store, clock=clock)
+    return ChatApp(session, prefs=prefs or Prefs.load(), doc=doc, resume=resume, notices=notices)

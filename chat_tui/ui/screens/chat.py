@@ -1,0 +1,328 @@
+"""The main screen: the message pane, the prompt input and the metrics side panel.
+
+The screen drives a :class:`ChatSession` and shows what it reports; it never talks to a
+provider. A turn runs in a worker; the stop key cancels that worker, which closes the HTTP
+stream at once and keeps the partial answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from chat_tui.ui.widgets.message_pane import AssistantMessage, MessagePane
+from chat_tui.ui.widgets.metrics_panel import MetricsPanel, PanelData, PanelDocument
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+from textual.worker import Worker, WorkerState
+
+from chat_tui.core.faults import host_of
+from chat_tui.core.session import ChatSession, TurnResult
+from chat_tui.errors import ChatTuiError
+from chat_tui.ui.screens.conversations import ConversationsScreen
+from chat_tui.ui.screens.document import DocumentScreen
+from chat_tui.ui.widgets.chat_input import ChatInput
+
+if TYPE_CHECKING:
+    from chat_tui.core.prefs import Prefs
+
+SETUP_HELP = """\
+No provider is configured or reachable yet. Set one up, then restart chat-tui:
+
+  Anthropic   export ANTHROPIC_API_KEY=sk-ant-…      (or put it in .env)
+  OpenAI      export OPENAI_API_KEY=sk-…
+  Ollama      ollama serve && ollama pull qwen2.5:3b  (OLLAMA_HOST if not on localhost:11434)
+  vLLM, llama.cpp, LM Studio
+              export OPENAI_BASE_URL=http://localhost:8000/v1
+
+Then: chat-tui --provider anthropic|openai|ollama, or ctrl+t to switch here."""
+
+TurnRunner = Callable[[Callable[[str], None]], Awaitable[TurnResult | None]]
+
+
+class ChatScreen(Screen[None]):
+    DEFAULT_CSS = """
+    ChatScreen #main { height: 1fr; }
+    ChatScreen #chat { width: 1fr; }
+    ChatScreen MetricsPanel { width: 44; border-left: vkey $panel; }
+    ChatScreen #setup {
+        margin: 1 2; padding: 1 2; border: round $warning; color: $text; height: auto;
+    }
+    """
+    BINDINGS = [
+        Binding("ctrl+t", "toggle_provider", "Provider", id="toggle_provider",
+                tooltip="Switch to the next configured provider"),
+        Binding("ctrl+o", "load_document", "Document", id="load_document",
+                tooltip="Load a reference document as cached context"),
+        Binding("escape", "stop", "Stop", id="stop", tooltip="Stop generating; keep the partial answer"),
+        Binding("ctrl+r", "retry", "Retry", id="retry", tooltip="Ask the last question again"),
+        Binding("ctrl+n", "new_conversation", "New", id="new_conversation",
+                tooltip="Start a new conversation"),
+        Binding("ctrl+l", "conversations", "Chats", id="conversations",
+                tooltip="Saved conversations: open, rename, delete"),
+        Binding("ctrl+b", "toggle_panel", "Panel", id="toggle_panel",
+                tooltip="Show or hide the metrics panel"),
+        Binding("end", "follow", "Follow", show=False, id="follow"),
+    ]  # fmt: skip
+
+    def __init__(self, session: ChatSession, prefs: Prefs, *, show_panel: bool = True) -> None:
+        super().__init__()
+        self.session = session
+        self.prefs = prefs
+        self._show_panel = show_panel
+        self._turn: Worker[None] | None = None
+        self._answer: AssistantMessage | None = None
+
+    # -- layout ------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="main"):
+            with Vertical(id="chat"):
+                yield MessagePane(id="pane")
+                yield ChatInput(history=self.prefs.history, id="input")
+            panel = MetricsPanel(self.session.cache_state, id="panel")
+            panel.display = self._show_panel
+            yield panel
+        yield Footer()
+
+    @property
+    def pane(self) -> MessagePane:
+        return self.query_one(MessagePane)
+
+    @property
+    def panel(self) -> MetricsPanel:
+        return self.query_one(MetricsPanel)
+
+    def on_mount(self) -> None:
+        self.title = "chat-tui"
+        self.query_one(ChatInput).focus()
+        self.refresh_panel()
+
+    @property
+    def streaming(self) -> bool:
+        return self._turn is not None and self._turn.state in (
+            WorkerState.PENDING, WorkerState.RUNNING
+        )  # fmt: skip
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "stop":
+            return self.streaming or None  # shown (and active) only while streaming
+        if action == "retry":
+            last = self.session.conversation.last
+            return (not self.streaming and last is not None) or None
+        return True
+
+    # -- panel -------------------------------------------------------------------------
+
+    def refresh_panel(self) -> None:
+        s = self.session
+        doc = None
+        if s.document is not None:
+            d = s.document
+            doc = PanelDocument(
+                name=d.document.name, size_bytes=d.document.size_bytes, tokens=d.tokens,
+                counted=d.counted, warnings=tuple(d.warnings),
+            )  # fmt: skip
+        self.panel.update_data(
+            PanelData(
+                provider_label=s.provider.label,
+                model=s.model,
+                host=host_of(s.provider.base_url),
+                document=doc,
+                last=s.turns[-1] if s.turns else None,
+                session_cost=s.session_cost,
+                ttft_history=tuple(t.ttft_s for t in s.turns),
+                cache_reported=s.cache_reported,
+                ttl_label=s.ttl,
+            )
+        )
+        self.sub_title = s.conversation.title
+        self.refresh_bindings()
+
+    # -- turns -------------------------------------------------------------------------
+
+    @on(ChatInput.Submitted)
+    def _submitted(self, event: ChatInput.Submitted) -> None:
+        if self.streaming:
+            self.notify("An answer is still streaming: wait, or press escape to stop it.",
+                        severity="warning")  # fmt: skip
+            return  # the text stays in the input
+        text = event.text
+        event.input.load_text("")
+        self.prefs.remember_prompt(text)
+        self.prefs.save()
+        self._remove_setup()
+        self.pane.add_user(text)
+        self._start(lambda sink: self.session.ask(text, sink))
+
+    def _start(self, runner: TurnRunner) -> None:
+        answer = self.pane.start_assistant()
+        self._answer = answer
+        self._turn = self.run_worker(
+            self._run_turn(runner, answer), group="turn", exclusive=True, exit_on_error=False
+        )
+        self.refresh_bindings()
+
+    async def _run_turn(self, runner: TurnRunner, answer: AssistantMessage) -> None:
+        try:
+            result = await runner(answer.append)
+        except asyncio.CancelledError:
+            last = self.session.turns[-1] if self.session.turns else None
+            tokens = last.usage.output_tokens if last else None
+            answer.finish("stopped", note=f"stopped after {tokens or 0:,} tokens")
+            self.refresh_panel()
+            raise
+        except ChatTuiError as exc:
+            answer.finish("failed", error=str(exc))
+        except Exception as exc:  # a bug must not take the conversation down
+            answer.finish("failed", error=f"unexpected error: {exc.__class__.__name__}: {exc}")
+        else:
+            if result is not None:
+                self._show_result(answer, result)
+        self.refresh_panel()
+
+    def _show_result(self, answer: AssistantMessage, result: TurnResult) -> None:
+        if result.status == "complete":
+            answer.finish("complete")
+        elif result.status == "interrupted":
+            tokens = result.metrics.usage.output_tokens or 0
+            answer.finish("interrupted", note=f"interrupted — {tokens:,} tokens received",
+                          error=result.error)  # fmt: skip
+        else:
+            answer.finish("failed", error=result.error)
+
+    # -- actions -----------------------------------------------------------------------
+
+    def action_stop(self) -> None:
+        if self._turn is not None and self.streaming:
+            self._turn.cancel()
+
+    async def action_retry(self) -> None:
+        if self.streaming or self.session.conversation.last is None:
+            return
+        if self._answer is not None:
+            await self._answer.remove()
+            self._answer = None
+        self._start(self.session.retry)
+
+    def action_toggle_provider(self) -> None:
+        if self.streaming:
+            self.notify("Stop the answer first (escape), then switch.", severity="warning")
+            return
+        if len(self.session.kinds) < 2:
+            self.notify(
+                f"Only {self.session.provider.label} is configured: set ANTHROPIC_API_KEY, "
+                "OPENAI_API_KEY / OPENAI_BASE_URL or OLLAMA_HOST to switch.",
+                severity="warning",
+            )
+            return
+        p = self.session.cycle_provider()
+        self.pane.add_notice(f"Switched to {p.label} · {p.model} · {host_of(p.base_url)}")
+        self.refresh_panel()
+        self.warm_up()
+
+    def action_load_document(self) -> None:
+        def loaded(path: Path | None) -> None:
+            info = self.session.document
+            if path is None or info is None:
+                return
+            self.pane.add_notice(
+                f"Loaded {info.document.name} ({info.tokens:,} tokens, estimated) as cached "
+                "context: the cache is cold until the next turn writes it"
+            )
+            for warning in info.warnings:
+                self.pane.add_notice(warning, severity="warning")
+            self.refresh_panel()
+            self.count_tokens()
+
+        self.app.push_screen(DocumentScreen(self.session.load_document), loaded)
+
+    async def action_new_conversation(self) -> None:
+        if self.streaming:
+            self._turn.cancel()  # type: ignore[union-attr]
+        self.session.new_conversation()
+        self._answer = None
+        await self.pane.clear_messages()
+        self.refresh_panel()
+        self.query_one(ChatInput).focus()
+
+    def action_conversations(self) -> None:
+        store = self.session.store
+        if store is None:
+            self.notify("Conversations are not being saved (the database could not be opened).",
+                        severity="warning")  # fmt: skip
+            return
+
+        async def chosen(conv_id: int | None) -> None:
+            if conv_id is not None:
+                await self.open_conversation(conv_id)
+
+        self.app.push_screen(ConversationsScreen(store, self.session.conversation.id), chosen)
+
+    def action_toggle_panel(self) -> None:
+        self.panel.display = not self.panel.display
+
+    def action_follow(self) -> None:
+        self.pane.scroll_end(animate=False)
+
+    async def open_conversation(self, conv_id: int) -> None:
+        if self.streaming:
+            self._turn.cancel()  # type: ignore[union-attr]
+        try:
+            notices = self.session.resume(conv_id)
+        except ChatTuiError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        pane = self.pane
+        await pane.clear_messages()
+        self._answer = None
+        for ex in self.session.conversation.exchanges:
+            pane.add_user(ex.user)
+            if ex.answer_id is not None or ex.answer:
+                note = "interrupted — resumed from the last checkpoint" if (
+                    ex.status == "interrupted") else None  # fmt: skip
+                self._answer = pane.add_assistant(ex.answer, status=ex.status, note=note)
+        for line in notices:
+            pane.add_notice(line, severity="warning")
+        pane.scroll_end(animate=False)
+        self.refresh_panel()
+
+    # -- background work ---------------------------------------------------------------
+
+    @work(group="warm", exclusive=True, exit_on_error=False)
+    async def warm_up(self) -> None:
+        """Import the provider SDK and build its client off the event loop, so the first
+        question does not pay for it."""
+        await self.session.provider_client()
+
+    @work(group="count", exclusive=True, exit_on_error=False)
+    async def count_tokens(self) -> None:
+        await self.session.count_document_tokens()
+        self.refresh_panel()
+
+    @work(group="probe", exclusive=True, exit_on_error=False)
+    async def probe_setup(self) -> None:
+        """With nothing configured, Ollama on localhost is the fallback: say how to set
+        things up when it is not there either."""
+        s = self.session.settings
+        if s.anthropic_api_key or s.openai_api_key or s.openai_base_url or s.ollama_host:
+            return
+        host = host_of(self.session.provider.base_url)
+        name, _, port = host.rpartition(":")
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(name, int(port)), 0.5)
+            writer.close()
+        except (OSError, TimeoutError, ValueError):
+            await self.pane.mount(Static(Text(SETUP_HELP), id="setup"))
+
+    def _remove_setup(self) -> None:
+        for widget in self.query("#setup"):
+            widget.remove()
