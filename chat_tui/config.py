@@ -274,9 +274,14 @@ def _apply_file(s: Settings, data: dict[str, Any], path: Path) -> Settings:
     if "show_panel" in ui:
         changes["show_panel"] = bool(ui["show_panel"])
     changes["keymap"] = {str(k): str(v) for k, v in _table(data, "keymap", where).items()}
-    changes["model_overrides"] = {
-        str(k): dict(v) for k, v in _table(data, "models", where).items() if isinstance(v, dict)
-    }
+    overrides = _table(data, "models", where)
+    from chat_tui.core.models import validate_overrides
+
+    try:
+        validate_overrides(overrides)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: [models]: {exc}") from None
+    changes["model_overrides"] = {str(k): dict(v) for k, v in overrides.items()}
     return replace(s, **changes)
 
 

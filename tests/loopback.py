@@ -77,8 +77,9 @@ class SentChunk(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class SSE:
-    """Replay an SSE body event by event. ``drop_after=N`` closes the socket after N events,
-    without the terminating chunk (the client sees a broken stream)."""
+    """Replay an SSE body event by event (split on blank lines), one HTTP chunk per event,
+    waiting ``chunk_delay`` seconds before each event after the first. ``drop_after=N`` closes
+    the socket after N events, without the terminating chunk (the client sees a broken stream)."""
 
     body: bytes | str
     _: KW_ONLY
@@ -174,21 +175,31 @@ class LoopbackServer:
 
     def start(self) -> LoopbackServer:
         ready = threading.Event()
-        self._loop = asyncio.new_event_loop()
+        failure: list[BaseException] = []
+        loop = self._loop = asyncio.new_event_loop()
 
         def run() -> None:
-            assert self._loop is not None
-            asyncio.set_event_loop(self._loop)
-            self._server = self._loop.run_until_complete(
-                asyncio.start_server(self._handle, "127.0.0.1", self.port)
-            )
-            self.port = self._server.sockets[0].getsockname()[1]
-            ready.set()
-            self._loop.run_forever()
+            asyncio.set_event_loop(loop)
+            try:
+                self._server = loop.run_until_complete(
+                    asyncio.start_server(self._handle, "127.0.0.1", self.port)
+                )
+                self.port = self._server.sockets[0].getsockname()[1]
+            except OSError as exc:  # e.g. the port is taken
+                failure.append(exc)
+                return
+            finally:
+                ready.set()
+            loop.run_forever()
 
         self._thread = threading.Thread(target=run, name="loopback-server", daemon=True)
         self._thread.start()
         ready.wait(5)
+        if failure:
+            self._thread.join()
+            loop.close()
+            self._loop = self._thread = None
+            raise failure[0]
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.openai_base_url = self.base_url + "/v1"
         return self

@@ -41,7 +41,7 @@ def anthropic_events(
     error_after: int | None,
     model: str = "claude-loopback",
 ) -> list[bytes]:
-    message = {
+    message: dict[str, Any] = {
         "id": "msg_loopback",
         "type": "message",
         "role": "assistant",

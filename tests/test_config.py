@@ -81,3 +81,16 @@ def test_bad_config_is_one_line_naming_the_place(
     message = str(info.value)
     assert needle in message
     assert "\n" not in message
+
+
+def test_price_overrides_are_validated(tmp_path: Path) -> None:
+    cfg = _write(tmp_path / "cfg.toml", '[models."my-model"]\ninput = "cheap"\noutput = 1.0\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={"CHAT_TUI_CONFIG": str(cfg)}, cwd=tmp_path)
+    assert "my-model" in str(info.value) and "input" in str(info.value)
+    cfg.write_text('[models."my-model"]\ninput = 2.0\noutput = 8.0\n', encoding="utf-8")
+    s = load_settings(environ={"CHAT_TUI_CONFIG": str(cfg)}, cwd=tmp_path)
+    from chat_tui.core.models import lookup_model
+
+    info_ = lookup_model("openai", "my-model", s.model_overrides)
+    assert info_ is not None and info_.input == 2.0 and info_.output == 8.0

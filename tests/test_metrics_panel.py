@@ -22,6 +22,7 @@ from chat_tui.ui.widgets.metrics_panel import (
     bar_cells,
     format_duration,
     format_ms,
+    format_percent,
     format_size,
     sparkline,
 )
@@ -67,8 +68,9 @@ def data(**changes: object) -> PanelData:
         "model": "claude-haiku-4-5",
         "host": "api.anthropic.com",
         "document": PanelDocument("guide.md", 12_800, 3120, False, ("near the context limit",)),
-        "last": turn(input_tokens=312, cache_write_tokens=0, cache_read_tokens=4000,
-                     output_tokens=1234),  # fmt: skip
+        "last": turn(
+            input_tokens=312, cache_write_tokens=0, cache_read_tokens=4000, output_tokens=1234
+        ),
         "session_cost": Cost(0.0020, 0.0150),
         "ttft_history": (2.1, 0.41, 0.39),
         "cache_reported": True,
@@ -138,7 +140,7 @@ async def test_unknown_figures_show_a_dash_never_zero() -> None:
 async def test_estimated_output_has_tilde() -> None:
     app, panel = make()
     async with app.run_test(size=(60, 50)) as pilot:
-        last = turn(input_tokens=10, output_tokens=4312, output_estimated=True)  # type: ignore[arg-type]
+        last = turn(input_tokens=10, output_tokens=4312, output_estimated=True)
         panel.update_data(data(last=last))
         await pilot.pause()
         assert "~4,312" in text(panel, "prompt-split")
@@ -251,13 +253,16 @@ async def test_bar_proportions() -> None:
         panel.update_data(data(last=last))
         await pilot.pause()
         bar = panel.query_one(StackedBar)
-        assert bar.display and bar.parts == (100, 0, 900)
+        assert bar.display and bar.values == (100, 0, 900)
         width = bar.size.width
         rendered = bar.render()
         assert isinstance(rendered, Content)
         assert rendered.plain == "█" * width
         runs = [(span.end - span.start, span.style) for span in rendered.spans]
-        assert runs == [(round(width * 0.1), "$uncached"), (width - round(width * 0.1), "$cache-read")]
+        assert runs == [
+            (round(width * 0.1), "$uncached"),
+            (width - round(width * 0.1), "$cache-read"),
+        ]
 
 
 def test_bar_cells() -> None:
@@ -296,6 +301,15 @@ async def test_update_before_mount_and_theme_switch() -> None:
         for name in ("textual-light", "nord", "ansi-dark"):
             app.theme = name
             await pilot.pause()
-            assert app.theme_variables["cache-read"] == theme_variable_defaults(
-                app.current_theme
-            )["cache-read"]
+            assert (
+                app.theme_variables["cache-read"]
+                == theme_variable_defaults(app.current_theme)["cache-read"]
+            )
+
+
+def test_percent_never_rounds_to_a_false_zero_or_hundred() -> None:
+    assert format_percent(58, 24_368) == "<1 %"
+    assert format_percent(24_310, 24_368) == ">99 %"
+    assert format_percent(0, 100) == "0 %"
+    assert format_percent(100, 100) == "100 %"
+    assert format_percent(1, None) == ""

@@ -83,9 +83,7 @@ async def test_document_is_written_then_read_and_the_clock_runs(
     # cost: caching made the later turns far cheaper than the same tokens uncached
     assert third.metrics.cost.usd is not None and third.metrics.cost.uncached_usd is not None
     assert third.metrics.cost.usd < 0.2 * third.metrics.cost.uncached_usd
-    assert session.session_cost.usd == pytest.approx(
-        sum(t.cost.usd or 0 for t in session.turns)
-    )
+    assert session.session_cost.usd == pytest.approx(sum(t.cost.usd or 0 for t in session.turns))
 
     clock.advance(301)
     assert session.cache_state().status == "expired"

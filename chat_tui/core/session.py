@@ -30,7 +30,13 @@ from chat_tui.core.models import ModelInfo, lookup_model
 from chat_tui.core.pricing import Cost
 from chat_tui.core.sanitize import clean_text
 from chat_tui.errors import ChatTuiError
-from chat_tui.providers.base import Provider, ProviderKind, ProviderSettings, make_provider
+from chat_tui.providers.base import (
+    Provider,
+    ProviderKind,
+    ProviderSettings,
+    make_provider,
+    preload_sdk,
+)
 from chat_tui.providers.events import (
     TTL_SECONDS,
     CacheTTL,
@@ -134,7 +140,8 @@ class ChatSession:
             return current
         if current is not None:
             await current.aclose()
-        client = await asyncio.to_thread(self._factory, self.provider)
+        await asyncio.to_thread(preload_sdk, kind)
+        client = self._factory(self.provider)
         self._providers[kind] = client
         return client
 
@@ -292,12 +299,12 @@ class ChatSession:
         stop: Stop | None = None
         error: ProviderError | None = None
         timer = TurnTimer(self.clock)
-        last_checkpoint = self.clock()
-        timer.start()
-        started = self.clock()
         status: Status = "failed"
+        started = self.clock()
         try:
             client = await self.provider_client()
+            # First-token latency runs from just before the request is sent.
+            started = last_checkpoint = timer.start()
             async with contextlib.aclosing(client.stream(request)) as events:
                 async for event in events:
                     if isinstance(event, TextDelta):

@@ -18,7 +18,7 @@ preceded by a Usage with output tokens estimated from the text received (``outpu
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
 
 from chat_tui.providers._common import (
@@ -114,6 +114,13 @@ def _delta_usage(usage: MessageDeltaUsage) -> Usage:
     )
 
 
+def preload_sdk() -> None:
+    """Import the SDK ahead of the first request (it takes a second or two). Safe to call from
+    a worker thread once the UI is up, e.g. ``await asyncio.to_thread(preload_sdk)``."""
+    import anthropic  # noqa: F401
+    import httpx2  # noqa: F401
+
+
 class AnthropicProvider:
     def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings
@@ -141,7 +148,7 @@ class AnthropicProvider:
             )
         return self._client
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[ProviderEvent]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ProviderEvent, None]:
         if not self.settings.api_key:
             yield self._no_key()
             return

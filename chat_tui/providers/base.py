@@ -3,7 +3,7 @@ the modules that need them, so that importing this module costs nothing."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -47,7 +47,7 @@ class ProviderSettings:
 class Provider(Protocol):
     settings: ProviderSettings
 
-    def stream(self, request: ChatRequest) -> AsyncIterator[ProviderEvent]:
+    def stream(self, request: ChatRequest) -> AsyncGenerator[ProviderEvent, None]:
         """Stream one response. Ends with exactly one Stop or ProviderError; never raises
         for provider or network faults. Closing the iterator early (``aclose``) closes the
         HTTP stream at once, which is how "stop generation" stops billing."""
@@ -70,3 +70,16 @@ def make_provider(settings: ProviderSettings) -> Provider:
     from chat_tui.providers.openai_compat import OpenAICompatProvider
 
     return OpenAICompatProvider(settings)
+
+
+def preload_sdk(kind: ProviderKind) -> None:
+    """Import the provider's SDK (a second or more). Call it from a worker thread once the UI
+    is up, so the first question does not pay for it."""
+    if kind == "anthropic":
+        from chat_tui.providers import anthropic
+
+        anthropic.preload_sdk()
+    else:
+        from chat_tui.providers import openai_compat
+
+        openai_compat.preload_sdk()

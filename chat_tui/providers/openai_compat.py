@@ -16,7 +16,7 @@ response began, a network fault is CONNECTION (TIMEOUT for a timeout); after it 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -96,6 +96,13 @@ def _usage(usage: CompletionUsage) -> Usage:
     )
 
 
+def preload_sdk() -> None:
+    """Import the SDK ahead of the first request (it takes a second or two). Safe to call from
+    a worker thread once the UI is up, e.g. ``await asyncio.to_thread(preload_sdk)``."""
+    import httpx2  # noqa: F401
+    import openai  # noqa: F401
+
+
 class OpenAICompatProvider:
     def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings
@@ -125,7 +132,7 @@ class OpenAICompatProvider:
             )
         return self._client
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[ProviderEvent]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ProviderEvent, None]:
         # OpenAI itself needs a key; local and compatible servers usually do not (a 401 says so).
         if not self.settings.api_key and is_openai_itself(self.settings):
             env = self.settings.key_env or "OPENAI_API_KEY"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from functools import partial
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -15,16 +16,16 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from chat_tui import locations
 from chat_tui.config import Settings
 from chat_tui.core.metrics import Clock
+from chat_tui.core.models import known_models
 from chat_tui.core.prefs import Prefs
 from chat_tui.core.session import ChatSession
 from chat_tui.core.storage import Store
 from chat_tui.errors import ChatTuiError
 from chat_tui.ui.screens.chat import ChatScreen
 from chat_tui.ui.screens.prompt import PromptScreen
-from chat_tui.ui.themes import builtin_themes_dir, load_themes, theme_variable_defaults
+from chat_tui.ui.themes import load_themes, theme_dirs, theme_variable_defaults
 
 DEFAULT_THEME = "chat-tui-dark"
 
@@ -56,11 +57,10 @@ class ChatApp(App[int]):
     # -- themes and keys ---------------------------------------------------------------
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
-        return {**super().get_theme_variable_defaults(), **theme_variable_defaults()}
+        return {**super().get_theme_variable_defaults(), **theme_variable_defaults(self.current_theme)}
 
     def _register_themes(self) -> None:
-        dirs = [builtin_themes_dir(), locations.config_dir() / "themes"]
-        themes, errors = load_themes(d for d in dirs if d.is_dir())
+        themes, errors = load_themes(theme_dirs())
         for theme in themes:
             self.register_theme(theme)
         self._theme_errors = errors
@@ -79,7 +79,12 @@ class ChatApp(App[int]):
 
     def get_default_screen(self) -> Screen[None]:
         return ChatScreen(
-            self.session, self.prefs, show_panel=self.session.settings.show_panel
+            self.session,
+            self.prefs,
+            show_panel=self.session.settings.show_panel,
+            doc=self._doc,
+            resume=self._resume,
+            notices=self._notices,
         )
 
     @property
@@ -88,53 +93,28 @@ class ChatApp(App[int]):
         assert isinstance(screen, ChatScreen)
         return screen
 
-    async def on_mount(self) -> None:
+    def on_mount(self) -> None:
         self._register_themes()
         if self.session.settings.keymap:
             self.set_keymap(self.session.settings.keymap)
-        chat = self.chat
         if self._theme_errors:
             self.notify("; ".join(self._theme_errors), title="Themes", severity="warning")
-        for line in self._notices:
-            chat.pane.add_notice(line, severity="warning")
-        store = self.session.store
-        if store is not None and store.recovered:
-            chat.pane.add_notice(
-                f"Recovered {store.recovered} answer(s) cut off when chat-tui last stopped; "
-                "they are marked interrupted", severity="warning",
-            )  # fmt: skip
-        if self._resume:
-            last = store.last_conversation_id() if store is not None else None
-            if last is None:
-                chat.pane.add_notice("No saved conversation to continue: starting a new one.")
-            else:
-                await chat.open_conversation(last)
-        if self._doc:
-            try:
-                info = self.session.load_document(self._doc)
-            except ChatTuiError as exc:
-                chat.pane.add_notice(str(exc), severity="error")
-            else:
-                chat.pane.add_notice(f"Loaded {info.document.name} as cached context")
-                for warning in info.warnings:
-                    chat.pane.add_notice(warning, severity="warning")
-                chat.count_tokens()
-        chat.refresh_panel()
-        # After the first frame: import the SDK off the event loop, check the setup.
-        self.call_after_refresh(chat.warm_up)
-        self.call_after_refresh(chat.probe_setup)
 
     # -- commands ----------------------------------------------------------------------
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         chat = self.chat
-        yield SystemCommand("Model: change…", "Use another model with this provider",
+        yield SystemCommand("Model: other…", "Type the name of another model for this provider",
                             self.action_change_model)  # fmt: skip
+        for name in known_models(self.session.provider.kind):
+            if name != self.session.model:
+                yield SystemCommand(f"Model: {name}", f"Switch to {name} (its cache starts cold)",
+                                    partial(self._use_model, name))  # fmt: skip
         for ttl, label in (("5m", "5 minutes"), ("1h", "1 hour")):
             yield SystemCommand(
                 f"Cache TTL: {label}", f"Ask the provider to keep the cache for {label}",
-                lambda ttl=ttl: self._set_ttl(ttl),  # type: ignore[misc]
+                partial(self._set_ttl, ttl),
             )  # fmt: skip
         yield SystemCommand("Toggle metrics panel", "Show or hide the side panel",
                             chat.action_toggle_panel)  # fmt: skip
@@ -158,14 +138,15 @@ class ChatApp(App[int]):
         self.notify(f"Cache TTL set to {ttl}: the next write asks for it")
         self.chat.refresh_panel()
 
+    def _use_model(self, model: str) -> None:
+        self.session.set_model(model)
+        self.chat.pane.add_notice(f"Model: {model} (a new model starts with a cold cache)")
+        self.chat.refresh_panel()
+
     def action_change_model(self) -> None:
         def chosen(model: str | None) -> None:
             if model:
-                self.session.set_model(model)
-                self.chat.pane.add_notice(
-                    f"Model: {model} (a new model starts with a cold cache)"
-                )
-                self.chat.refresh_panel()
+                self._use_model(model)
 
         self.push_screen(
             PromptScreen(f"Model for {self.session.provider.label}", self.session.model), chosen

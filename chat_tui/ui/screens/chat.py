@@ -8,7 +8,7 @@ stream at once and keeps the partial answer.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -72,11 +72,23 @@ class ChatScreen(Screen[None]):
         Binding("end", "follow", "Follow", show=False, id="follow"),
     ]  # fmt: skip
 
-    def __init__(self, session: ChatSession, prefs: Prefs, *, show_panel: bool = True) -> None:
+    def __init__(
+        self,
+        session: ChatSession,
+        prefs: Prefs,
+        *,
+        show_panel: bool = True,
+        doc: str | None = None,
+        resume: bool = False,
+        notices: Iterable[str] = (),
+    ) -> None:
         super().__init__()
         self.session = session
         self.prefs = prefs
         self._show_panel = show_panel
+        self._doc = doc
+        self._resume = resume
+        self._notices = list(notices)
         self._turn: Worker[None] | None = None
         self._answer: AssistantMessage | None = None
 
@@ -101,10 +113,51 @@ class ChatScreen(Screen[None]):
     def panel(self) -> MetricsPanel:
         return self.query_one(MetricsPanel)
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self.title = "chat-tui"
         self.query_one(ChatInput).focus()
+        pane = self.pane
+        store = self.session.store
+        if self._resume:  # first: opening a conversation clears the pane
+            last = store.last_conversation_id() if store is not None else None
+            if last is None:
+                pane.add_notice("No saved conversation to continue: starting a new one.")
+            else:
+                await self.open_conversation(last)
+        for line in self._notices:
+            pane.add_notice(line, severity="warning")
+        if store is not None and store.recovered:
+            pane.add_notice(
+                f"Recovered {store.recovered} answer(s) cut off when chat-tui last stopped; "
+                "they are marked interrupted", severity="warning",
+            )  # fmt: skip
+        if self._doc:
+            self._load_document_now(self._doc)
         self.refresh_panel()
+        # After the first frame: import the SDK off the event loop, check the setup.
+        self.call_after_refresh(self.warm_up)
+        self.call_after_refresh(self.probe_setup)
+
+    def _load_document_now(self, path: str) -> None:
+        try:
+            self.session.load_document(path)
+        except ChatTuiError as exc:
+            self.pane.add_notice(str(exc), severity="error")
+        else:
+            self._document_loaded()
+
+    def _document_loaded(self) -> None:
+        info = self.session.document
+        if info is None:
+            return
+        self.pane.add_notice(
+            f"Loaded {info.document.name} ({info.tokens:,} tokens, estimated) as cached "
+            "context: the cache is cold until the next turn writes it"
+        )
+        for warning in info.warnings:
+            self.pane.add_notice(warning, severity="warning")
+        self.refresh_panel()
+        self.count_tokens()
 
     @property
     def streaming(self) -> bool:
@@ -114,7 +167,7 @@ class ChatScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "stop":
-            return self.streaming or None  # shown (and active) only while streaming
+            return self.streaming  # shown only while streaming
         if action == "retry":
             last = self.session.conversation.last
             return (not self.streaming and last is not None) or None
@@ -231,17 +284,8 @@ class ChatScreen(Screen[None]):
 
     def action_load_document(self) -> None:
         def loaded(path: Path | None) -> None:
-            info = self.session.document
-            if path is None or info is None:
-                return
-            self.pane.add_notice(
-                f"Loaded {info.document.name} ({info.tokens:,} tokens, estimated) as cached "
-                "context: the cache is cold until the next turn writes it"
-            )
-            for warning in info.warnings:
-                self.pane.add_notice(warning, severity="warning")
-            self.refresh_panel()
-            self.count_tokens()
+            if path is not None:
+                self._document_loaded()
 
         self.app.push_screen(DocumentScreen(self.session.load_document), loaded)
 
@@ -310,10 +354,9 @@ class ChatScreen(Screen[None]):
 
     @work(group="probe", exclusive=True, exit_on_error=False)
     async def probe_setup(self) -> None:
-        """With nothing configured, Ollama on localhost is the fallback: say how to set
-        things up when it is not there either."""
-        s = self.session.settings
-        if s.anthropic_api_key or s.openai_api_key or s.openai_base_url or s.ollama_host:
+        """Ollama is the fallback when nothing else is configured: when it is not running
+        either, say how to set a provider up."""
+        if self.session.provider.kind != "ollama":
             return
         host = host_of(self.session.provider.base_url)
         name, _, port = host.rpartition(":")

@@ -33,7 +33,7 @@ class ChatInput(TextArea):
         super().__init__(
             soft_wrap=True, show_line_numbers=False, tab_behavior="focus", **kwargs  # type: ignore[arg-type]
         )
-        self.history = history if history is not None else []
+        self.prompt_history = history if history is not None else []
         self._history_index: int | None = None  # index into history while browsing
         self.placeholder = "Ask anything · Enter sends · ctrl+j newline · ↑ history"
 
@@ -63,24 +63,24 @@ class ChatInput(TextArea):
         self.post_message(self.Submitted(self, text))
 
     def _browsing_history(self) -> bool:
-        if not self.history:
+        if not self.prompt_history:
             return False
         if not self.text:
             return True
-        return self._history_index is not None and self.text == self.history[self._history_index]
+        return self._history_index is not None and self.text == self.prompt_history[self._history_index]
 
     def _step_history(self, step: int) -> None:
         if self._history_index is None:
             if step > 0:
                 return
-            index = len(self.history) - 1
+            index = len(self.prompt_history) - 1
         else:
             index = self._history_index + step
-        if index >= len(self.history):
+        if index >= len(self.prompt_history):
             self._history_index = None
             self.load_text("")
             return
         index = max(0, index)
         self._history_index = index
-        self.load_text(self.history[index])
+        self.load_text(self.prompt_history[index])
         self.move_cursor(self.document.end)

@@ -29,7 +29,7 @@ from typing import ClassVar, Literal
 from pygments.lexer import Lexer
 from pygments.lexers import TextLexer, get_lexer_by_name
 from pygments.util import ClassNotFound
-from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.console import Console, ConsoleOptions, JustifyMethod, RenderableType, RenderResult
 from rich.markdown import CodeBlock, Heading, Markdown, MarkdownElement
 from rich.segment import Segment
 from rich.style import Style
@@ -67,8 +67,8 @@ class BlockSplitter:
     """Feed text as it arrives; get back the blocks that became final.
 
     ``feed`` returns the newly final blocks; the open block is described by ``in_code``,
-    ``lang``, ``open_lines`` and ``partial`` (or :meth:`tail_text`). ``block_id`` counts
-    blocks started so far, so a change of ``block_id`` means the tail is a new block.
+    ``lang``, ``open_lines`` and ``partial`` (or :meth:`tail_text`). ``block_id`` changes
+    whenever a block starts or ends, so an unchanged ``block_id`` means the same open block.
     """
 
     def __init__(self) -> None:
@@ -99,7 +99,7 @@ class BlockSplitter:
 
     def tail_text(self) -> str:
         """Source of the open block, incomplete last line included ("" if none)."""
-        lines = self.open_lines + [""] if self._blank else list(self.open_lines)
+        lines = [*self.open_lines, ""] if self._blank else list(self.open_lines)
         partial = self.partial
         if partial or (self._fence and not lines):
             lines.append(partial)
@@ -147,6 +147,7 @@ class BlockSplitter:
         return out
 
     def _reset(self) -> None:
+        self.block_id += 1
         self.open_lines = []
         self._fence = ""
         self.lang = ""
@@ -195,7 +196,6 @@ class BlockSplitter:
                 return
         if _HEADING.match(line):
             self._emit(out)
-            self.block_id += 1
             out.append(Block("text", line.strip()))
             return
         if not self.open_lines:
@@ -328,7 +328,7 @@ class _FastCodeBlock(CodeBlock):
 
 
 class _Heading(Heading):
-    LEVEL_ALIGN = {**Heading.LEVEL_ALIGN, "h1": "left"}
+    LEVEL_ALIGN: ClassVar[dict[str, JustifyMethod]] = {**Heading.LEVEL_ALIGN, "h1": "left"}
 
 
 class ChatMarkdown(Markdown):

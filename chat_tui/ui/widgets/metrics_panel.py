@@ -21,7 +21,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from chat_tui.core.metrics import CacheState, TurnMetrics, format_countdown
-from chat_tui.core.pricing import Cost, format_usd
+from chat_tui.core.pricing import UNKNOWN_COST, Cost, format_usd
 
 DASH = "—"
 LABEL_W = 14
@@ -31,7 +31,13 @@ BAR_CHAR = "█"
 # Prompt split, in bar order: (label, CSS variable).
 PROMPT_PARTS = (("uncached", "$uncached"), ("cache write", "$cache-write"),
                 ("cache read", "$cache-read"))  # fmt: skip
-CACHE_STATUSES = ("cold", "warm", "expiring", "expired", "unknown")
+CACHE_WORDS = {
+    "warm": "● warm {}",
+    "expiring": "◐ expiring {}",
+    "expired": "✕ expired — next turn writes again",
+    "cold": "○ cold — next turn writes the cache",
+}
+CACHE_STATUSES = (*CACHE_WORDS, "unknown")  # "unknown": the provider does not report caching
 
 
 @dataclass(frozen=True)
@@ -91,15 +97,20 @@ def format_rate(tokens_per_s: float | None) -> str:
 def format_size(size_bytes: int) -> str:
     if size_bytes < 1024:
         return f"{size_bytes} B"
-    if size_bytes < 1024 * 1024:
-        return f"{size_bytes / 1024:.1f} KB"
-    return f"{size_bytes / (1024 * 1024):.1f} MB"
+    kb = size_bytes / 1024
+    return f"{kb:.1f} KB" if kb < 1024 else f"{kb / 1024:.1f} MB"
 
 
 def format_percent(part: float | None, whole: float | None) -> str:
+    """``87 %``; ``<1 %`` / ``>99 %`` rather than a rounded 0 or 100 that is not exact."""
     if part is None or whole is None or whole <= 0:
         return ""
-    return f"{100 * part / whole:.0f} %"
+    pct = 100 * part / whole
+    if 0 < pct < 1:
+        return "<1 %"
+    if 99 < pct < 100:
+        return ">99 %"
+    return f"{pct:.0f} %"
 
 
 def bar_cells(parts: Sequence[int], width: int) -> list[int]:
@@ -125,40 +136,27 @@ def bar_cells(parts: Sequence[int], width: int) -> list[int]:
 def sparkline(values: Sequence[float | None], width: int) -> str:
     """One block per turn (the last ``width`` turns), scaled from 0 to the largest value so
     a cold turn stands tall over cached ones; ``·`` for a turn with no first token."""
-    shown = list(values)[-width:] if width > 0 else []
-    known = [v for v in shown if v is not None and math.isfinite(v)]
-    top = max(known, default=0.0)
+    shown = [v if v is not None and math.isfinite(v) else None for v in values]
+    shown = shown[-width:] if width > 0 else []
+    top = max((v for v in shown if v is not None), default=0.0)
     chars = []
     for v in shown:
-        if v is None or not math.isfinite(v):
-            chars.append("·")
-        elif top <= 0:
-            chars.append(SPARK_LEVELS[0])
-        else:
-            level = math.ceil(max(v, 0.0) / top * len(SPARK_LEVELS)) - 1
-            chars.append(SPARK_LEVELS[min(max(level, 0), len(SPARK_LEVELS) - 1)])
+        level = math.ceil(v / top * len(SPARK_LEVELS)) - 1 if v is not None and top > 0 else 0
+        chars.append("·" if v is None else SPARK_LEVELS[min(max(level, 0), len(SPARK_LEVELS) - 1)])
     return "".join(chars)
 
 
 def cache_line(state: CacheState) -> Content:
     """The one-line cache status (colour comes from the widget's ``-<status>`` class)."""
-    if state.status == "warm":
-        return Content(f"● warm {format_countdown(state.seconds_left)}")
-    if state.status == "expiring":
-        return Content(f"◐ expiring {format_countdown(state.seconds_left)}")
-    if state.status == "expired":
-        return Content("✕ expired — next turn writes again")
-    return Content("○ cold — next turn writes the cache")
+    return Content(CACHE_WORDS[state.status].format(format_countdown(state.seconds_left)))
 
 
 # -- section builders (pure: data in, Content out) ----------------------------------------
 
 
 def _row(label: str, value: str | Content, style: str = "") -> Content:
-    value_part: str | Content | tuple[str, str] = (
-        (value, style) if style and isinstance(value, str) else value
-    )
-    return Content.assemble((label.ljust(LABEL_W), "$text-muted"), value_part)
+    value_part = (value, style) if style and isinstance(value, str) else value
+    return Content.assemble((label.ljust(LABEL_W), "$foreground-muted"), value_part)
 
 
 def _lines(rows: Sequence[Content]) -> Content:
@@ -167,14 +165,14 @@ def _lines(rows: Sequence[Content]) -> Content:
 
 def provider_section(data: PanelData | None) -> Content:
     if data is None:
-        return Content.styled("no provider yet", "$text-muted")
+        return Content.styled("no provider yet", "$foreground-muted")
     return _lines([_row("provider", data.provider_label), _row("model", data.model),
                    _row("host", data.host or DASH)])  # fmt: skip
 
 
 def document_section(doc: PanelDocument | None) -> Content:
     if doc is None:
-        return Content.styled("none — ctrl+o to load", "$text-muted")
+        return Content.styled("none — ctrl+o to load", "$foreground-muted")
     rows = [
         _row("name", doc.name),
         _row("size", format_size(doc.size_bytes)),
@@ -191,7 +189,7 @@ def prompt_parts(last: TurnMetrics) -> tuple[int | None, int | None, int | None]
 
 def turn_section(last: TurnMetrics | None) -> Content:
     if last is None:
-        return Content.styled("no turns yet", "$text-muted")
+        return Content.styled("no turns yet", "$foreground-muted")
     prompt = last.usage.prompt_tokens
     return _lines([
         _row("first token", format_ms(last.ttft_s)),
@@ -210,7 +208,7 @@ def split_section(last: TurnMetrics | None) -> Content:
     for (label, var), n in zip(PROMPT_PARTS, prompt_parts(last), strict=True):
         pct = format_percent(n, prompt)
         rows.append(Content.assemble(
-            (BAR_CHAR, var), " ", (label.ljust(LABEL_W - 2), "$text-muted"),
+            (BAR_CHAR, var), " ", (label.ljust(LABEL_W - 2), "$foreground-muted"),
             format_tokens(n).rjust(NUMBER_W), f"  {pct}" if pct else "",
         ))  # fmt: skip
     usage = last.usage
@@ -235,53 +233,51 @@ def cost_section(last: TurnMetrics | None, session: Cost) -> Content:
 def latency_caption(history: Sequence[float | None]) -> Content:
     known = [v for v in history if v is not None]
     if not history:
-        return Content.styled("no turns yet", "$text-muted")
+        return Content.styled("no turns yet", "$foreground-muted")
     last = history[-1]
     top = max(known) if known else None
     turns = f"{len(history)} turn" + ("s" if len(history) != 1 else "")
     return Content.assemble(
-        (f"{turns} · ", "$text-muted"), f"last {format_ms(last)}",
-        ("  max ", "$text-muted"), format_ms(top),
+        (f"{turns} · ", "$foreground-muted"), f"last {format_ms(last)}",
+        ("  max ", "$foreground-muted"), format_ms(top),
     )  # fmt: skip
 
 
 # -- widgets --------------------------------------------------------------------------------
 
 
-class StackedBar(Widget):
-    """One line: the prompt split as three coloured runs filling the widget's width."""
+class _LineChart(Widget):
+    """A one-line chart drawn from ``values`` at the widget's current width."""
 
-    DEFAULT_CSS = "StackedBar { height: 1; width: 1fr; }"
+    DEFAULT_CSS = "_LineChart { height: 1; width: 1fr; }"
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, values: tuple[object, ...], *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.parts: tuple[int, int, int] = (0, 0, 0)
+        self.values = values
 
-    def set_parts(self, parts: tuple[int, int, int]) -> None:
-        if parts != self.parts:
-            self.parts = parts
+    def set_values(self, values: tuple[object, ...]) -> None:
+        if values != self.values:
+            self.values = values
             self.refresh()
 
+
+class StackedBar(_LineChart):
+    """The prompt split as three coloured runs filling the width."""
+
+    values: tuple[int, int, int]
+
     def render(self) -> RenderResult:
-        cells = bar_cells(self.parts, self.size.width)
+        cells = bar_cells(self.values, self.size.width)
         return Content.assemble(*[
             (BAR_CHAR * n, var) for n, (_, var) in zip(cells, PROMPT_PARTS, strict=True) if n
         ])  # fmt: skip
 
 
-class LatencySparkline(Widget):
-    """One line: first-token latency per turn, newest at the right."""
+class LatencySparkline(_LineChart):
+    """First-token latency per turn, newest at the right."""
 
-    DEFAULT_CSS = "LatencySparkline { height: 1; width: 1fr; color: $primary; }"
-
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.values: tuple[float | None, ...] = ()
-
-    def set_values(self, values: tuple[float | None, ...]) -> None:
-        if values != self.values:
-            self.values = values
-            self.refresh()
+    DEFAULT_CSS = "LatencySparkline { color: $primary; }"
+    values: tuple[float | None, ...]
 
     def render(self) -> RenderResult:
         return Content(sparkline(self.values, self.size.width))
@@ -293,12 +289,8 @@ class MetricsPanel(VerticalScroll, can_focus=False):
 
     DEFAULT_CSS = """
     MetricsPanel {
-        width: 38;
-        height: 1fr;
-        padding: 0 1;
-        background: $surface;
-        border-left: vkey $panel-lighten-1;
-        scrollbar-size-vertical: 1;
+        width: 38; height: 1fr; padding: 0 1; scrollbar-size-vertical: 1;
+        background: $surface; border-left: vkey $panel-lighten-1;
         & > .heading { color: $text-primary; text-style: bold; margin-top: 1; }
         & > .heading.-first { margin-top: 0; }
         & > #cache-state { text-style: bold; }
@@ -308,7 +300,6 @@ class MetricsPanel(VerticalScroll, can_focus=False):
         & > #cache-state.-expired { color: $ttl-expired; }
         & > #cache-state.-unknown { color: $text-muted; text-style: italic; }
         & > #cache-ttl { color: $text-muted; }
-        & > #prompt-bar { margin: 0 0 0 0; }
     }
     """
 
@@ -330,12 +321,12 @@ class MetricsPanel(VerticalScroll, can_focus=False):
         self._provider = Static(id="provider", markup=False)
         self._document = Static(id="document", markup=False)
         self._turn = Static(id="turn", markup=False)
-        self._bar = StackedBar(id="prompt-bar")
+        self._bar = StackedBar((0, 0, 0), id="prompt-bar")
         self._split = Static(id="prompt-split", markup=False)
         self._cache = Static(id="cache-state", markup=False)
         self._ttl = Static(id="cache-ttl", markup=False)
         self._cost = Static(id="cost", markup=False)
-        self._spark = LatencySparkline(id="latency-sparkline")
+        self._spark = LatencySparkline((), id="latency-sparkline")
         self._latency = Static(id="latency-caption", markup=False)
 
     @property
@@ -343,22 +334,17 @@ class MetricsPanel(VerticalScroll, can_focus=False):
         return self._data
 
     def compose(self) -> ComposeResult:
-        yield Static("Provider", classes="heading -first", markup=False)
-        yield self._provider
-        yield Static("Document", classes="heading", markup=False)
-        yield self._document
-        yield Static("Last turn", classes="heading", markup=False)
-        yield self._turn
-        yield self._bar
-        yield self._split
-        yield Static("Cache", classes="heading", markup=False)
-        yield self._cache
-        yield self._ttl
-        yield Static("Cost", classes="heading", markup=False)
-        yield self._cost
-        yield Static("First-token latency", classes="heading", markup=False)
-        yield self._spark
-        yield self._latency
+        sections: list[tuple[str, list[Widget]]] = [
+            ("Provider", [self._provider]),
+            ("Document", [self._document]),
+            ("Last turn", [self._turn, self._bar, self._split]),
+            ("Cache", [self._cache, self._ttl]),
+            ("Cost", [self._cost]),
+            ("First-token latency", [self._spark, self._latency]),
+        ]
+        for index, (title, widgets) in enumerate(sections):
+            yield Static(title, classes="heading -first" if index == 0 else "heading")
+            yield from widgets
 
     def on_mount(self) -> None:
         self._render_sections()
@@ -391,23 +377,22 @@ class MetricsPanel(VerticalScroll, can_focus=False):
 
     def _render_sections(self) -> None:
         data = self._data
-        last = data.last if data is not None else None
+        last = data.last if data else None
+        reported = data is not None and data.cache_reported
+        history = data.ttft_history if data else ()
         self._provider.update(provider_section(data))
         self._document.update(document_section(data.document if data else None))
         self._turn.update(turn_section(last))
-        show_bar = last is not None and last.usage.input_tokens is not None
-        show_bar = show_bar and data is not None and data.cache_reported
         if last is not None:
             uncached, write, read = prompt_parts(last)
-            self._bar.set_parts((uncached or 0, write or 0, read or 0))
-        self._bar.display = show_bar
+            self._bar.set_values((uncached or 0, write or 0, read or 0))
+        self._bar.display = reported and last is not None and last.usage.input_tokens is not None
         self._split.update(split_section(last))
         self._split.display = last is not None
-        reported = data is not None and data.cache_reported
-        self._ttl.update(f"requests ask for {data.ttl_label}" if reported and data else "")
+        self._ttl.update(f"requests ask for {data.ttl_label}" if data and reported else "")
         self._ttl.display = reported
-        self._cost.update(cost_section(last, data.session_cost if data else Cost(None, None)))
-        self._spark.set_values(data.ttft_history if data else ())
-        self._latency.update(latency_caption(data.ttft_history if data else ()))
-        self._shown = None
+        self._cost.update(cost_section(last, data.session_cost if data else UNKNOWN_COST))
+        self._spark.set_values(history)
+        self._latency.update(latency_caption(history))
+        self._shown = None  # cache_reported may have changed: redraw the cache line
         self.refresh_countdown()
