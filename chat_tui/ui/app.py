@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from functools import partial
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 
 from textual.app import App, SystemCommand
@@ -184,10 +184,12 @@ class ChatApp(App[int]):
             worker.cancel()
             with contextlib.suppress(Exception):
                 await worker.wait()
+        self.exit(0)
+
+    async def on_unmount(self) -> None:
         await self.session.aclose()
         if self.session.store is not None:
             self.session.store.close()
-        self.exit(0)
 
 
 def make_app(

@@ -12,8 +12,6 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chat_tui.ui.widgets.message_pane import AssistantMessage, MessagePane
-from chat_tui.ui.widgets.metrics_panel import MetricsPanel, PanelData, PanelDocument
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -29,6 +27,8 @@ from chat_tui.errors import ChatTuiError
 from chat_tui.ui.screens.conversations import ConversationsScreen
 from chat_tui.ui.screens.document import DocumentScreen
 from chat_tui.ui.widgets.chat_input import ChatInput
+from chat_tui.ui.widgets.message_pane import AssistantMessage, MessagePane
+from chat_tui.ui.widgets.metrics_panel import MetricsPanel, PanelData, PanelDocument
 
 if TYPE_CHECKING:
     from chat_tui.core.prefs import Prefs
@@ -89,6 +89,8 @@ class ChatScreen(Screen[None]):
         self._doc = doc
         self._resume = resume
         self._notices = list(notices)
+        self.sub_title = session.conversation.title
+        self.started = False  # set once the start-up work (resume, document) is done
         self._turn: Worker[None] | None = None
         self._answer: AssistantMessage | None = None
 
@@ -114,7 +116,6 @@ class ChatScreen(Screen[None]):
         return self.query_one(MetricsPanel)
 
     async def on_mount(self) -> None:
-        self.title = "chat-tui"
         self.query_one(ChatInput).focus()
         pane = self.pane
         store = self.session.store
@@ -137,6 +138,7 @@ class ChatScreen(Screen[None]):
         # After the first frame: import the SDK off the event loop, check the setup.
         self.call_after_refresh(self.warm_up)
         self.call_after_refresh(self.probe_setup)
+        self.started = True
 
     def _load_document_now(self, path: str) -> None:
         try:
@@ -197,7 +199,8 @@ class ChatScreen(Screen[None]):
                 ttl_label=s.ttl,
             )
         )
-        self.sub_title = s.conversation.title
+        if self.sub_title != s.conversation.title:
+            self.sub_title = s.conversation.title
         self.refresh_bindings()
 
     # -- turns -------------------------------------------------------------------------

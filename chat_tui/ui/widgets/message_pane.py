@@ -61,6 +61,7 @@ TEXT_KEEP = 300  # ...leaving about this much live
 CURSOR = "▍"
 _EMPTY = Strip([])
 _NULL = Style()
+_FALLBACK_STYLES = {"label": Style(bold=True), "error": Style(bold=True, color="red")}
 
 
 class _Tail:
@@ -83,19 +84,7 @@ class AssistantMessage(Widget):
         margin: 0 0 1 0;
         border-left: thick $primary 40%;
     }
-    AssistantMessage > .assistant-message--label { color: $primary; text-style: bold; }
-    AssistantMessage > .assistant-message--cursor { color: $accent; }
-    AssistantMessage > .assistant-message--note { color: $text-muted; }
-    AssistantMessage > .assistant-message--warning { color: $warning; }
-    AssistantMessage > .assistant-message--error { color: $error; text-style: bold; }
     """
-    COMPONENT_CLASSES: ClassVar[set[str]] = {
-        "assistant-message--label",
-        "assistant-message--cursor",
-        "assistant-message--note",
-        "assistant-message--warning",
-        "assistant-message--error",
-    }
 
     def __init__(
         self, label: str = "Assistant", *, flush_interval: float = FLUSH_INTERVAL,
@@ -142,6 +131,15 @@ class AssistantMessage(Widget):
     def text(self) -> str:
         """Everything appended so far, sanitized."""
         return "".join(self._chunks) + clean_text("".join(self._pending))
+
+    @property
+    def error(self) -> str | None:
+        """The one-line error shown under a failed or interrupted answer."""
+        return self._error
+
+    @property
+    def note(self) -> str | None:
+        return self._note
 
     def append(self, text: str) -> None:
         """Add a streamed delta. Cheap: it is buffered and rendered on the next flush."""
@@ -242,9 +240,12 @@ class AssistantMessage(Widget):
         return [Strip(line) for line in lines]
 
     def _component(self, name: str) -> Style:
-        return self._base + self.get_component_rich_style(
-            f"assistant-message--{name}", partial=True
-        )
+        # The styles live on the pane: component classes cost a styled DOM node each, per
+        # instance, which is most of the cost of mounting hundreds of saved answers.
+        pane = self.parent
+        if isinstance(pane, MessagePane):
+            return self._base + pane.get_component_rich_style(f"message-pane--{name}", partial=True)
+        return self._base + _FALLBACK_STYLES.get(name, _NULL)
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -378,6 +379,12 @@ class AssistantMessage(Widget):
     def get_content_width(self, container: Size, viewport: Size) -> int:
         return container.width
 
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        # A new size comes *from* a layout: do not let the virtual size ask for another one.
+        return super()._size_updated(size, virtual_size, container_size, layout=False)
+
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         if self._lazy:
             return self._estimated_height(width)
@@ -488,7 +495,19 @@ class MessagePane(VerticalScroll):
     DEFAULT_CSS = """
     MessagePane { scrollbar-gutter: stable; padding: 1 1 0 1; }
     MessagePane.-detached > MoreBelow { display: block; }
+    MessagePane > .message-pane--label { color: $primary; text-style: bold; }
+    MessagePane > .message-pane--cursor { color: $accent; }
+    MessagePane > .message-pane--note { color: $text-muted; }
+    MessagePane > .message-pane--warning { color: $warning; }
+    MessagePane > .message-pane--error { color: $error; text-style: bold; }
     """
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "message-pane--label",
+        "message-pane--cursor",
+        "message-pane--note",
+        "message-pane--warning",
+        "message-pane--error",
+    }
 
     following: reactive[bool] = reactive(True)
     """True while pinned to the bottom (new output scrolls into view)."""
@@ -501,19 +520,32 @@ class MessagePane(VerticalScroll):
         super().__init__(self._more, name=name, id=id, classes=classes)
         self.flush_interval = flush_interval
         self._lazy: list[AssistantMessage] = []
+        self._to_mount: list[Widget] = []
         self._draining = False
 
     # -- adding content ------------------------------------------------------------------
 
+    def _add(self, widget: Widget) -> None:
+        """Mount soon, in one batch with the other widgets added meanwhile (a conversation
+        of 500 turns is 1,000 widgets; one ``mount`` each would be quadratic)."""
+        self._to_mount.append(widget)
+        if len(self._to_mount) == 1:
+            self.call_next(self._mount_batch)
+
+    def _mount_batch(self) -> None:
+        widgets, self._to_mount = self._to_mount, []
+        if widgets:
+            self.mount(*widgets)
+
     def add_user(self, text: str) -> UserMessage:
         message = UserMessage(text)
-        self.mount(message)
+        self._add(message)
         return message
 
     def start_assistant(self, label: str = "Assistant") -> AssistantMessage:
         """Mount an empty answer in the streaming state; feed it with ``append``."""
         message = AssistantMessage(label, flush_interval=self.flush_interval)
-        self.mount(message)
+        self._add(message)
         return message
 
     def add_assistant(
@@ -523,7 +555,7 @@ class MessagePane(VerticalScroll):
         """A finished answer (history): one widget, rendered lazily."""
         message = AssistantMessage(label, flush_interval=self.flush_interval)
         message.load(text, status, note)
-        self.mount(message)
+        self._add(message)
         self._lazy.append(message)
         if not self._draining:
             self._draining = True
@@ -532,25 +564,34 @@ class MessagePane(VerticalScroll):
 
     def add_notice(self, text: str, *, severity: str = "information") -> Widget:
         notice = Notice(text, severity=severity)
-        self.mount(notice)
+        self._add(notice)
         return notice
 
     async def clear_messages(self) -> None:
         self._lazy.clear()
+        self._to_mount.clear()
         await self.remove_children([child for child in self.children if child is not self._more])
         self.scroll_to_latest()
 
     def _drain_lazy(self) -> None:
-        """Render lazily loaded answers, newest first, ~10 ms at a time."""
-        deadline = perf_counter() + 0.01
+        """Render lazily loaded answers, newest first, ~20 ms at a time."""
+        deadline = perf_counter() + 0.02
         while self._lazy and perf_counter() < deadline:
             message = self._lazy.pop()
             if message.is_attached:
                 message.prerender()
         if self._lazy:
-            self.set_timer(0.02, self._drain_lazy)
+            self.set_timer(0.03, self._drain_lazy)
         else:
             self._draining = False
+
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        # Our virtual height changes with every streamed line, and Textual answers that with
+        # a second full layout (``virtual_size`` is a layout reactive) that nothing here needs:
+        # the scrollbar gutter is stable and a scrollbar showing up still asks for its own.
+        return super()._size_updated(size, virtual_size, container_size, layout=False)
 
     # -- following the bottom ------------------------------------------------------------
 

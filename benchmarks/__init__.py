@@ -1,0 +1,1 @@
+"""chat-tui performance benchmarks: ``python benchmarks/run.py`` runs them all (see run.py)."""
