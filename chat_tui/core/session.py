@@ -93,6 +93,7 @@ class ChatSession:
         self.retry_hint = retry_hint
         self._factory = provider_factory
         self._providers: dict[ProviderKind, Provider] = {}
+        self._client_lock = asyncio.Lock()
         self.kinds: list[ProviderKind] = settings.configured_providers()
         self.provider: ProviderSettings = settings.provider_settings(settings.default_provider())
         self.ttl: CacheTTL = settings.cache_ttl
@@ -132,18 +133,21 @@ class ChatSession:
 
     async def provider_client(self) -> Provider:
         """The provider for the current settings. Building it imports the SDK, which takes
-        a second or more: it happens in a thread so the UI keeps drawing."""
-        kind = self.provider.kind
-        current = self._providers.get(kind)
-        if current is not None and current.settings.base_url == self.provider.base_url:
-            current.settings = self.provider  # same client, maybe another model
-            return current
-        if current is not None:
-            await current.aclose()
-        await asyncio.to_thread(preload_sdk, kind)
-        client = self._factory(self.provider)
-        self._providers[kind] = client
-        return client
+        a second or more: it happens in a thread so the UI keeps drawing. The warm-up at
+        start and a first question may ask at once: the lock builds one client."""
+        async with self._client_lock:
+            kind = self.provider.kind
+            current = self._providers.get(kind)
+            if current is not None and current.settings.base_url == self.provider.base_url:
+                current.settings = self.provider  # same client, maybe another model
+                return current
+            if current is not None:
+                await current.aclose()
+            await asyncio.to_thread(preload_sdk, kind)
+            client = self._factory(self.provider)
+            await asyncio.to_thread(client.prepare)
+            self._providers[kind] = client
+            return client
 
     async def aclose(self) -> None:
         for client in self._providers.values():

@@ -18,6 +18,9 @@ preceded by a Usage with output tokens estimated from the text received (``outpu
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
 
@@ -114,11 +117,54 @@ def _delta_usage(usage: MessageDeltaUsage) -> Usage:
     )
 
 
+_REHEARSAL = b"".join(
+    b"event: %s\ndata: %s\n\n" % (name.encode(), data.encode())
+    for name, data in (
+        ("message_start", '{"type":"message_start","message":{"id":"msg_0","type":"message",'
+         '"role":"assistant","model":"rehearsal","content":[],"stop_reason":null,'
+         '"stop_sequence":null,"usage":{"input_tokens":1,"cache_creation_input_tokens":0,'
+         '"cache_read_input_tokens":0,"output_tokens":1}}}'),
+        ("content_block_start", '{"type":"content_block_start","index":0,'
+         '"content_block":{"type":"text","text":""}}'),
+        ("content_block_delta", '{"type":"content_block_delta","index":0,'
+         '"delta":{"type":"text_delta","text":"ok"}}'),
+        ("content_block_stop", '{"type":"content_block_stop","index":0}'),
+        ("message_delta", '{"type":"message_delta","delta":{"stop_reason":"end_turn",'
+         '"stop_sequence":null},"usage":{"output_tokens":1}}'),
+        ("message_stop", '{"type":"message_stop"}'),
+    )
+)  # fmt: skip
+
+
 def preload_sdk() -> None:
-    """Import the SDK ahead of the first request (it takes a second or two). Safe to call from
-    a worker thread once the UI is up, e.g. ``await asyncio.to_thread(preload_sdk)``."""
-    import anthropic  # noqa: F401
-    import httpx2  # noqa: F401
+    """Import the SDK and run one canned stream through it in memory (no network), so the
+    first real request pays neither the import (1-2 s) nor the SDK's first-use set-up
+    (~150 ms of pydantic schema building). Call it from a worker thread once the UI is up."""
+    import anthropic
+    import httpx2
+
+    def reply(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(
+            200, headers={"content-type": "text/event-stream"}, content=_REHEARSAL
+        )
+
+    async def rehearse() -> None:
+        http = httpx2.AsyncClient(transport=httpx2.MockTransport(reply))
+        client = anthropic.AsyncAnthropic(
+            api_key="rehearsal", base_url="http://rehearsal.invalid", max_retries=0,
+            http_client=http,
+        )  # fmt: skip
+        try:
+            async with client.messages.stream(
+                model="rehearsal", max_tokens=1, messages=[{"role": "user", "content": "hi"}]
+            ) as stream:
+                async for _ in stream:
+                    pass
+        finally:
+            await client.close()
+
+    with contextlib.suppress(Exception):  # a rehearsal must never break the app
+        asyncio.run(rehearse())
 
 
 class AnthropicProvider:
@@ -133,6 +179,12 @@ class AnthropicProvider:
     def _no_key(self) -> ProviderError:
         env = self.settings.key_env or "ANTHROPIC_API_KEY"
         return ProviderError(ErrorKind.NO_KEY, f"no Anthropic API key: set {env}")
+
+    def prepare(self) -> None:
+        """Build the HTTP client ahead of the first request (imports, TLS context: tens of
+        milliseconds). Call it from a worker thread."""
+        if self.settings.api_key:
+            self._get_client()
 
     def _get_client(self) -> AsyncAnthropic:
         if self._client is None:

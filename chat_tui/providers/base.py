@@ -53,6 +53,10 @@ class Provider(Protocol):
         HTTP stream at once, which is how "stop generation" stops billing."""
         ...
 
+    def prepare(self) -> None:
+        """Build the HTTP client now (blocking: imports, TLS set-up); call from a thread."""
+        ...
+
     async def count_tokens(self, request: ChatRequest) -> int | None:
         """The prompt's token count from the provider, or None where it has no such API
         or the call failed."""

@@ -16,6 +16,9 @@ response began, a network fault is CONNECTION (TIMEOUT for a timeout); after it 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -96,11 +99,51 @@ def _usage(usage: CompletionUsage) -> Usage:
     )
 
 
+_REHEARSAL = b"".join(
+    b"data: %s\n\n" % data.encode()
+    for data in (
+        '{"id":"c","object":"chat.completion.chunk","created":0,"model":"rehearsal",'
+        '"choices":[{"index":0,"delta":{"role":"assistant","content":"ok"},"finish_reason":null}]}',
+        '{"id":"c","object":"chat.completion.chunk","created":0,"model":"rehearsal",'
+        '"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}',
+        '{"id":"c","object":"chat.completion.chunk","created":0,"model":"rehearsal","choices":[],'
+        '"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2,'
+        '"prompt_tokens_details":{"cached_tokens":0}}}',
+        "[DONE]",
+    )
+)
+
+
 def preload_sdk() -> None:
-    """Import the SDK ahead of the first request (it takes a second or two). Safe to call from
-    a worker thread once the UI is up, e.g. ``await asyncio.to_thread(preload_sdk)``."""
-    import httpx2  # noqa: F401
-    import openai  # noqa: F401
+    """Import the SDK and run one canned stream through it in memory (no network), so the
+    first real request pays neither the import nor the SDK's first-use set-up. Call it from a
+    worker thread once the UI is up."""
+    import httpx2
+    import openai
+
+    def reply(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(
+            200, headers={"content-type": "text/event-stream"}, content=_REHEARSAL
+        )
+
+    async def rehearse() -> None:
+        http = httpx2.AsyncClient(transport=httpx2.MockTransport(reply))
+        client = openai.AsyncOpenAI(
+            api_key="rehearsal", base_url="http://rehearsal.invalid/v1", max_retries=0,
+            http_client=http,
+        )  # fmt: skip
+        try:
+            stream = await client.chat.completions.create(
+                model="rehearsal", messages=[{"role": "user", "content": "hi"}], stream=True,
+                stream_options={"include_usage": True},
+            )  # fmt: skip
+            async for _ in stream:
+                pass
+        finally:
+            await client.close()
+
+    with contextlib.suppress(Exception):  # a rehearsal must never break the app
+        asyncio.run(rehearse())
 
 
 class OpenAICompatProvider:
@@ -117,6 +160,12 @@ class OpenAICompatProvider:
     @property
     def _where(self) -> str:
         return self._base_url or OPENAI_HOST
+
+    def prepare(self) -> None:
+        """Build the HTTP client ahead of the first request (imports, TLS context: tens of
+        milliseconds). Call it from a worker thread."""
+        if self.settings.api_key or not is_openai_itself(self.settings):
+            self._get_client()
 
     def _get_client(self) -> AsyncOpenAI:
         if self._client is None:

@@ -1,22 +1,16 @@
-"""Incremental Markdown for streamed answers: split text into top-level blocks as it arrives.
+"""Incremental Markdown for streamed answers: final blocks render once, only the tail is live.
 
-A streamed answer is re-rendered many times a second. Re-parsing the whole answer on each
-update is quadratic, so :class:`BlockSplitter` cuts the text into top-level blocks as it
-arrives: every block but the open one is *final* and is rendered exactly once; only the open
-block (the *tail*) is re-rendered on each update. Block rules (a pragmatic subset of
-CommonMark, good enough for model output):
+:class:`BlockSplitter` cuts streamed text into top-level blocks, O(new text) per ``feed``
+(the ``scanned`` counter shows it). Rules, a pragmatic subset of CommonMark: blocks end at
+blank lines; a fenced code block (at any indentation) runs to its closing fence; an ATX
+heading is a block of its own; a list goes on across blank lines while the next line is
+indented or another item; anything else (paragraphs, tables, quotes) is contiguous lines.
 
-* blocks are separated by blank lines;
-* a fenced code block (```` ``` ```` or ``~~~``, at any indentation) is one block until its
-  closing fence, blank lines included;
-* an ATX heading (``# ...``) is a block of its own, and ends the block before it;
-* a list keeps going across blank lines while the next line is indented or another item;
-* everything else (paragraphs, tables, quotes) is contiguous lines.
-
-Work is O(new text) per :meth:`BlockSplitter.feed` (the ``scanned`` counter proves it in the
-tests). The module also holds the cheap renderables used for the blocks: :class:`FastCode`
-(pygments tokens straight to segments, several times cheaper than ``rich.syntax.Syntax``)
-and :class:`ChatMarkdown` (Rich Markdown using ``FastCode`` for its code blocks).
+:class:`BlockLines` turns the blocks into lines (``Strip``): a final block is rendered once
+and appended; the open block is re-rendered on update, and when it is huge (a long code
+block or paragraph) its head is frozen in chunks so the live part stays small.
+:class:`FastCode` (pygments tokens straight to segments, several times cheaper than
+``rich.syntax.Syntax``) and :class:`ChatMarkdown` are the renderables used.
 """
 
 from __future__ import annotations
@@ -104,13 +98,6 @@ class BlockSplitter:
         if partial or (self._fence and not lines):
             lines.append(partial)
         return "\n".join(lines)
-
-    def tail(self) -> Block | None:
-        """The open block, or None when there is nothing after the last final block."""
-        text = self.tail_text()
-        if self._fence:
-            return Block("code", text, self.lang, closed=False)
-        return Block("text", text) if text.strip() else None
 
     # -- input ---------------------------------------------------------------------------
 
