@@ -169,24 +169,30 @@ def machine_line() -> str:
     with contextlib.suppress(OSError, ValueError, IndexError):
         kb = int(Path("/proc/meminfo").read_text().split("\n")[0].split()[1])
         mem = f", {kb / 1024 / 1024:.0f} GB RAM"
+    import subprocess
     from importlib.metadata import version
+
+    git = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+                         capture_output=True, text=True, check=False).stdout.strip()  # fmt: skip
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return (
         f"{platform.system()} {platform.release()} {platform.machine()}, {cpu}, "
         f"{cores} cores (nproc){mem}; Python {platform.python_version()}, "
         f"Textual {version('textual')}, Rich {version('rich')}, anthropic {version('anthropic')}, "
-        f"chat-tui {version('chat-tui')}; {datetime.datetime.now():%Y-%m-%d %H:%M}"
+        f"chat-tui {version('chat-tui')} ({git or 'no git'}); "
+        f"{datetime.datetime.now():%Y-%m-%d %H:%M}"
     )
 
 
 # -- generated content ---------------------------------------------------------------------
 
-WORDS = (
+_TEXT = (
     "the model returns a stream of tokens and each one must reach the screen quickly while "
     "the interface stays responsive cache latency throughput budget prompt context window "
     "function argument result value error retry request response buffer render layout"
-).split()
+)
+WORDS = _TEXT.split()
 
 
 def _sentence(rng: random.Random) -> str:
@@ -213,7 +219,9 @@ def _code(rng: random.Random, lines: int) -> str:
         f"  # step {i}"
         for i in range(lines)
     ]
-    return f"```{rng.choice(['python', 'python', 'javascript', 'bash'])}\n" + "\n".join(body) + "\n```"
+    return (
+        f"```{rng.choice(['python', 'python', 'javascript', 'bash'])}\n" + "\n".join(body) + "\n```"
+    )
 
 
 def _table(rng: random.Random, rows: int) -> str:

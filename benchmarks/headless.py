@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,8 +95,9 @@ class Track:
 class KeyWatch:
     """Keystrokes typed into the input while something else happens: press → echoed."""
 
-    pending: list[tuple[int, float]] = field(default_factory=list)  # (text length, pressed)
-    latencies: list[float] = field(default_factory=list)
+    pending: deque[tuple[int, float]] = field(default_factory=deque)  # (text length, pressed)
+    echoed: list[tuple[float, float]] = field(default_factory=list)  # (pressed, latency)
+    done: threading.Event = field(default_factory=threading.Event)  # the typist has finished
 
 
 class Probe:
@@ -165,7 +168,8 @@ class Probe:
         if keys is not None and keys.pending and self._input is not None:
             length = len(self._input.text)
             while keys.pending and keys.pending[0][0] <= length:
-                keys.latencies.append(now - keys.pending.pop(0)[1])
+                pressed = keys.pending.popleft()[1]
+                keys.echoed.append((pressed, now - pressed))
         if self._waiters:
             for waiter in list(self._waiters):
                 condition, future = waiter
@@ -192,6 +196,18 @@ async def poll(condition: Condition, timeout: float = 30.0, interval: float = 0.
         if time.monotonic() > deadline:
             raise TimeoutError("condition not reached in time")
         await asyncio.sleep(interval)
+
+
+async def quiet(share: float = 0.05, window: float = 0.2, timeout: float = 60.0) -> float:
+    """Wait until this process uses less than ``share`` of a core over ``window`` seconds;
+    returns the time that quiet window began (the app finished its deferred work)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        t0, c0 = time.monotonic(), time.process_time()
+        await asyncio.sleep(window)
+        if (time.process_time() - c0) / (time.monotonic() - t0) < share:
+            return t0
+    raise TimeoutError("the app did not go quiet")
 
 
 def key_event(key: str) -> events.Key:
@@ -221,6 +237,26 @@ class Harness:
         now = time.monotonic()
         driver.send_message(event)
         return now
+
+    def typist(self, text: str, interval: float, start_length: int = 0) -> KeyWatch:
+        """Type ``text`` from another thread, one key every ``interval`` seconds, as the
+        terminal driver's input thread delivers keys: the typing goes on (and is timed) even
+        while the app's event loop is busy, as a person's does. The probe times each echo."""
+        watch = self.probe.keys = KeyWatch()
+
+        def typing() -> None:
+            start = time.monotonic()
+            for i, ch in enumerate(text):
+                time.sleep(max(0.0, start + i * interval - time.monotonic()))
+                watch.pending.append((start_length + i + 1, time.monotonic()))
+                event = key_event(ch)
+                event.set_sender(self.app)
+                assert self.app._driver is not None
+                self.app._driver.send_message(event)
+            watch.done.set()
+
+        threading.Thread(target=typing, name="typist", daemon=True).start()
+        return watch
 
     async def type(self, text: str) -> None:
         """Type ``text`` into the empty input and wait until it is on screen."""

@@ -29,6 +29,7 @@ from types import TracebackType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+VERBOSE = False  # True: let the child's stderr through (run.py --verbose)
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class Loopback:
             [sys.executable, "-m", "benchmarks.server", "--min-cache-tokens",
              str(self.min_cache_tokens)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT, env=env, text=True,
+            stderr=None if VERBOSE else subprocess.DEVNULL,  # its shutdown is noisy
         )  # fmt: skip
         assert self._proc.stdout is not None
         hello = json.loads(self._proc.stdout.readline())
@@ -244,9 +246,11 @@ def _child(min_cache_tokens: int) -> None:  # pragma: no cover - runs in the chi
             server.added_delays.clear()
         elif op == "log":
             requests = list(server.requests)
+            delays = server.added_delays
             reply = {
-                "requests": [[r.received_at, r.path, server.added_delays.get(i)]
-                             for i, r in enumerate(requests)],  # fmt: skip
+                "requests": [
+                    [r.received_at, r.path, delays.get(i)] for i, r in enumerate(requests)
+                ],
                 "sent": [[c.at, c.text] for c in list(server.sent_log)],
             }
         elif op == "quit":

@@ -419,3 +419,21 @@ async def test_quit_key(loopback: LoopbackServer, tmp_path: Path, key: str) -> N
         await pilot.pause()
     assert app.return_code == 0
 
+
+
+async def test_the_key_is_never_written_anywhere(loopback: LoopbackServer, tmp_path: Path) -> None:
+    loopback.enqueue(Status(401, {"type": "error", "error": {"type": "authentication_error",
+                                                              "message": "bad key"}}))  # fmt: skip
+    app = build(loopback, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "first")  # fails: the error line must not carry the key
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        await send(pilot, "second")
+        app.action_export()
+        screen = app.export_screenshot()
+        assert "SECRET" not in screen
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".md" for p in written) and any(p.name.endswith(".db") for p in written)
+    for path in written:
+        assert b"SECRET-KEY" not in path.read_bytes(), path

@@ -224,3 +224,16 @@ def test_answer_is_saved(
     with Store.open(tmp_path / "data" / "chat-tui.db") as store:
         conv = store.load_conversation(store.last_conversation_id() or 0)
     assert [m.text for m in conv.messages] == ["remember this", "You said: remember this"]
+
+
+def test_hostile_output_reaches_the_terminal_inert(
+    anthropic_env: LoopbackServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    anthropic_env.reply_text = (
+        "[bold]x[/bold] \x1b]52;c;SGVsbG8=\x07 \x1b]0;pwned\x07 \x1b[2J \x9b31m \x1bc end"
+    )
+    code, out, _ = _run(capsys, "q")
+    assert code == EXIT_OK
+    assert "[bold]x[/bold]" in out and out.rstrip().endswith("end")
+    for control in ("\x1b", "\x07", "\x9b"):
+        assert control not in out

@@ -57,6 +57,8 @@ async def _ready(pilot: Any) -> None:
     app: ChatApp = pilot.app
     while not (app.screen_stack and getattr(app.screen_stack[0], "started", False)):
         await pilot.pause(0.01)
+    app.chat.query_one(ChatInput).cursor_blink = False  # a blink would make frames differ
+    await pilot.pause(0.05)  # the warm-up starts after the first refresh
     await app.workers.wait_for_complete()
     await pilot.pause()
 
@@ -81,10 +83,10 @@ def test_answer_streamed_with_a_cached_document(
 ) -> None:
     doc = tmp_path / "caching-guide.md"
     doc.write_text("Prompt caching stores a prefix. " * 800, encoding="utf-8")
-    server.enqueue(SSE(anthropic_sse(ANSWER, input_tokens=18, cache_write=6400)))
 
     async def run(pilot: Any) -> None:
-        await _ready(pilot)
+        await _ready(pilot)  # the document's token count is a request too: queue after it
+        server.enqueue(SSE(anthropic_sse(ANSWER, input_tokens=18, cache_write=6400)))
         await _ask(pilot, "How does caching change the cost?")
 
     assert snap_compare(_app(server, tmp_path, doc), terminal_size=SIZE, run_before=run)

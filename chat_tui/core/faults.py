@@ -60,10 +60,14 @@ def describe(
                 f"No data from {host} for {provider.read_timeout:g} s after "
                 f"{_tokens(received_tokens)}: partial answer kept; {retry_hint}"
             )
-        case ErrorKind.STREAM_BROKEN | ErrorKind.OVERLOADED:
-            why = "overloaded mid-answer" if err.kind == ErrorKind.OVERLOADED else "stream broke"
+        case ErrorKind.OVERLOADED:
             return (
-                f"{name} {why} after {_tokens(received_tokens)}{_short(detail)}: "
+                f"{name} was overloaded mid-answer after {_tokens(received_tokens)}: "
+                f"partial answer kept; {retry_hint}"
+            )
+        case ErrorKind.STREAM_BROKEN:
+            return (
+                f"The {name} stream broke after {_tokens(received_tokens)}: "
                 f"partial answer kept; {retry_hint}"
             )
         case ErrorKind.SERVER:
@@ -82,5 +86,6 @@ def _tokens(n: int) -> str:
 
 
 def _short(detail: str, limit: int = 140) -> str:
-    line = " ".join(detail.split())
+    """`` (message)`` on one line, at most ``limit`` characters."""
+    line = " " + " ".join(detail.split()) if detail else ""
     return line if len(line) <= limit else line[: limit - 2] + "…)"

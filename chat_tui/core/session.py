@@ -50,7 +50,7 @@ from chat_tui.providers.events import (
 )
 
 if TYPE_CHECKING:
-    from chat_tui.core.storage import Store, StoredConversation
+    from chat_tui.core.storage import Store, StoredConversation, TurnRecord
 
 CHECKPOINT_EVERY_S = 1.0
 # OpenAI-compatible servers do not say how long a prefix stays cached; OpenAI keeps it for
@@ -397,7 +397,7 @@ def _cache_ttl_s(kind: str, ttl: CacheTTL, usage: Usage) -> float:
     return float(TTL_SECONDS[ttl])
 
 
-def _turn_record(metrics: TurnMetrics, provider: ProviderSettings):  # type: ignore[no-untyped-def]
+def _turn_record(metrics: TurnMetrics, provider: ProviderSettings) -> TurnRecord:
     from chat_tui.core.storage import TurnRecord
 
     u = metrics.usage
@@ -437,10 +437,16 @@ def _conversation_from(stored: StoredConversation, system_prompt: str) -> Conver
             conv.exchanges.append(pending)
         elif pending is not None:
             pending.answer = msg.text
-            pending.status = msg.status if msg.status != "streaming" else "interrupted"  # type: ignore[assignment]
+            pending.status = _status(msg.status)
             pending.answer_id = msg.id
             pending = None
     return conv
+
+
+def _status(stored: str) -> Status:
+    """A stored status as the conversation knows it; a leftover 'streaming' was cut off."""
+    known: tuple[Status, ...] = ("complete", "stopped", "interrupted", "failed")
+    return next((s for s in known if s == stored), "interrupted")
 
 
 def _document_drift(path: str | None, sha256: str, name: str) -> str:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-
 from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-
 from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit

@@ -23,6 +23,7 @@ from chat_tui.core.prefs import Prefs
 from chat_tui.core.session import ChatSession
 from chat_tui.core.storage import Store
 from chat_tui.errors import ChatTuiError
+from chat_tui.providers.events import CacheTTL
 from chat_tui.ui.screens.chat import ChatScreen
 from chat_tui.ui.screens.prompt import PromptScreen
 from chat_tui.ui.themes import load_themes, theme_dirs, theme_variable_defaults
@@ -111,7 +112,8 @@ class ChatApp(App[int]):
             if name != self.session.model:
                 yield SystemCommand(f"Model: {name}", f"Switch to {name} (its cache starts cold)",
                                     partial(self._use_model, name))  # fmt: skip
-        for ttl, label in (("5m", "5 minutes"), ("1h", "1 hour")):
+        ttls: tuple[tuple[CacheTTL, str], ...] = (("5m", "5 minutes"), ("1h", "1 hour"))
+        for ttl, label in ttls:
             yield SystemCommand(
                 f"Cache TTL: {label}", f"Ask the provider to keep the cache for {label}",
                 partial(self._set_ttl, ttl),
@@ -132,9 +134,8 @@ class ChatApp(App[int]):
         yield SystemCommand("Switch provider", "Cycle through the configured providers",
                             chat.action_toggle_provider)  # fmt: skip
 
-    def _set_ttl(self, ttl: str) -> None:
-        assert ttl in ("5m", "1h")
-        self.session.set_ttl(ttl)  # type: ignore[arg-type]
+    def _set_ttl(self, ttl: CacheTTL) -> None:
+        self.session.set_ttl(ttl)
         self.notify(f"Cache TTL set to {ttl}: the next write asks for it")
         self.chat.refresh_panel()
 

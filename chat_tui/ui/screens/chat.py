@@ -8,6 +8,7 @@ stream at once and keeps the partial answer.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,6 +53,8 @@ class ChatScreen(Screen[None]):
     ChatScreen #main { height: 1fr; }
     ChatScreen #chat { width: 1fr; }
     ChatScreen MetricsPanel { width: 44; border-left: vkey $panel; }
+    ChatScreen UserMessage { border-left: thick $role-user; }
+    ChatScreen AssistantMessage { border-left: thick $role-assistant 60%; }
     ChatScreen #setup {
         margin: 1 2; padding: 1 2; border: round $warning; color: $text; height: auto;
     }
@@ -293,8 +296,7 @@ class ChatScreen(Screen[None]):
         self.app.push_screen(DocumentScreen(self.session.load_document), loaded)
 
     async def action_new_conversation(self) -> None:
-        if self.streaming:
-            self._turn.cancel()  # type: ignore[union-attr]
+        self.action_stop()
         self.session.new_conversation()
         self._answer = None
         await self.pane.clear_messages()
@@ -318,11 +320,10 @@ class ChatScreen(Screen[None]):
         self.panel.display = not self.panel.display
 
     def action_follow(self) -> None:
-        self.pane.scroll_end(animate=False)
+        self.pane.scroll_to_latest()
 
     async def open_conversation(self, conv_id: int) -> None:
-        if self.streaming:
-            self._turn.cancel()  # type: ignore[union-attr]
+        self.action_stop()
         try:
             notices = self.session.resume(conv_id)
         except ChatTuiError as exc:
@@ -339,7 +340,7 @@ class ChatScreen(Screen[None]):
                 self._answer = pane.add_assistant(ex.answer, status=ex.status, note=note)
         for line in notices:
             pane.add_notice(line, severity="warning")
-        pane.scroll_end(animate=False)
+        pane.scroll_to_latest()
         self.refresh_panel()
 
     # -- background work ---------------------------------------------------------------
@@ -347,8 +348,12 @@ class ChatScreen(Screen[None]):
     @work(group="warm", exclusive=True, exit_on_error=False)
     async def warm_up(self) -> None:
         """Import the provider SDK and build its client off the event loop, so the first
-        question does not pay for it."""
+        question does not pay for it. The SDK leaves a large heap of long-lived objects:
+        freezing it keeps the cycle collector's full passes (tens of milliseconds, felt as
+        stalls in a streaming answer) from scanning it again and again."""
         await self.session.provider_client()
+        gc.collect()
+        gc.freeze()
 
     @work(group="count", exclusive=True, exit_on_error=False)
     async def count_tokens(self) -> None:

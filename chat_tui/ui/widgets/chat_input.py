@@ -31,7 +31,10 @@ class ChatInput(TextArea):
 
     def __init__(self, history: list[str] | None = None, **kwargs: object) -> None:
         super().__init__(
-            soft_wrap=True, show_line_numbers=False, tab_behavior="focus", **kwargs  # type: ignore[arg-type]
+            soft_wrap=True,
+            show_line_numbers=False,
+            tab_behavior="focus",
+            **kwargs,  # type: ignore[arg-type]
         )
         self.prompt_history = history if history is not None else []
         self._history_index: int | None = None  # index into history while browsing
@@ -67,7 +70,10 @@ class ChatInput(TextArea):
             return False
         if not self.text:
             return True
-        return self._history_index is not None and self.text == self.prompt_history[self._history_index]
+        return (
+            self._history_index is not None
+            and self.text == self.prompt_history[self._history_index]
+        )
 
     def _step_history(self, step: int) -> None:
         if self._history_index is None:

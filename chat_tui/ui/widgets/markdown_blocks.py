@@ -1,21 +1,17 @@
 """Incremental Markdown for streamed answers: final blocks render once, only the tail is live.
 
-:class:`BlockSplitter` cuts streamed text into top-level blocks, O(new text) per ``feed``
-(the ``scanned`` counter shows it). Rules, a pragmatic subset of CommonMark: blocks end at
-blank lines; a fenced code block (at any indentation) runs to its closing fence; an ATX
-heading is a block of its own; a list goes on across blank lines while the next line is
-indented or another item; anything else (paragraphs, tables, quotes) is contiguous lines.
-
-:class:`BlockLines` turns the blocks into lines (``Strip``): a final block is rendered once
-and appended; the open block is re-rendered on update, and when it is huge (a long code
-block or paragraph) its head is frozen in chunks so the live part stays small.
-:class:`FastCode` (pygments tokens straight to segments, several times cheaper than
-``rich.syntax.Syntax``) and :class:`ChatMarkdown` are the renderables used.
+:class:`BlockSplitter` cuts streamed text into top-level blocks in O(new text): blocks end at
+blank lines; a fence (at any indentation) runs to its closing fence; an ATX heading is a
+block; a list goes on across blank lines while the next line is indented or another item.
+:class:`BlockLines` renders final blocks once, re-renders the open one and freezes the head
+of a huge one. :class:`FastCode` is far cheaper than ``Syntax``; :func:`markdown_theme`
+gives Rich Markdown the app theme's colours.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import ClassVar, Literal
@@ -24,13 +20,19 @@ from pygments.lexer import Lexer
 from pygments.lexers import TextLexer, get_lexer_by_name
 from pygments.util import ClassNotFound
 from rich.console import Console, ConsoleOptions, JustifyMethod, RenderableType, RenderResult
-from rich.markdown import CodeBlock, Heading, Markdown, MarkdownElement
+from rich.markdown import Heading, Markdown, MarkdownElement
 from rich.segment import Segment
 from rich.style import Style
 from rich.syntax import Syntax, SyntaxTheme
-from rich.text import Text
+from rich.theme import Theme
+from textual.color import Color, ColorParseError
+from textual.strip import Strip
 
-BlockKind = Literal["text", "code"]
+_THEME_COLORS = ("primary", "secondary", "accent", "surface")
+CODE_CHUNK = 16  # lines of an open code block frozen at a time
+TEXT_LIMIT = 1200  # an open paragraph / list longer than this is frozen in pieces...
+TEXT_KEEP = 300  # ...leaving about this much live
+BLANK = Strip([])
 
 _FENCE = re.compile(r"[ \t]*(`{3,}|~{3,})(.*)")
 _HEADING = re.compile(r" {0,3}#{1,6}(?:[ \t]|$)")
@@ -43,14 +45,13 @@ _SENTENCE_END = re.compile(r"[.!?;:][\"')\]*_]*[ \t]+|\n")
 class Block:
     """One top-level block. ``text`` is Markdown source, or the code itself for ``code``."""
 
-    kind: BlockKind
+    kind: Literal["text", "code"]
     text: str
     lang: str = ""
     closed: bool = True  # False for a code block cut off by the end of the stream
 
 
 def _dedent(line: str, indent: int) -> str:
-    """Remove up to ``indent`` leading spaces."""
     if indent and line[:1] == " ":
         n = len(line) - len(line.lstrip(" "))
         return line[min(n, indent) :]
@@ -58,11 +59,10 @@ def _dedent(line: str, indent: int) -> str:
 
 
 class BlockSplitter:
-    """Feed text as it arrives; get back the blocks that became final.
+    """``feed`` text as it arrives; it returns the blocks that became final.
 
-    ``feed`` returns the newly final blocks; the open block is described by ``in_code``,
-    ``lang``, ``open_lines`` and ``partial`` (or :meth:`tail_text`). ``block_id`` changes
-    whenever a block starts or ends, so an unchanged ``block_id`` means the same open block.
+    The open block is ``in_code``, ``lang``, ``open_lines`` + ``partial`` (or ``tail_text()``);
+    ``block_id`` changes whenever a block starts or ends.
     """
 
     def __init__(self) -> None:
@@ -76,30 +76,25 @@ class BlockSplitter:
         self.block_id = 0
         self.scanned = 0  # characters examined, for the O(new text) check
 
-    # -- state of the open block ---------------------------------------------------------
-
     @property
     def in_code(self) -> bool:
-        """True while inside a fenced code block."""
         return bool(self._fence)
 
     @property
-    def partial(self) -> str:
-        """The incomplete last line (dedented like the block)."""
+    def partial(self) -> str:  # the incomplete last line, dedented like the block
         text = "".join(self._parts)
+        self._parts[:] = [text] if text else []  # keep the next join short
         if self._fence or self.open_lines:
             return _dedent(text, self._indent)
         return text.lstrip(" ")
 
     def tail_text(self) -> str:
-        """Source of the open block, incomplete last line included ("" if none)."""
+        """Source of the open block, incomplete last line included."""
         lines = [*self.open_lines, ""] if self._blank else list(self.open_lines)
         partial = self.partial
         if partial or (self._fence and not lines):
             lines.append(partial)
         return "\n".join(lines)
-
-    # -- input ---------------------------------------------------------------------------
 
     def feed(self, text: str) -> list[Block]:
         """Add streamed text; return the blocks that became final (in order)."""
@@ -123,9 +118,8 @@ class BlockSplitter:
         """End of the stream: the open block (if any) becomes final too."""
         out: list[Block] = []
         if self._parts:
-            line = "".join(self._parts)
+            self._line("".join(self._parts), out)
             self._parts.clear()
-            self._line(line, out)
         if self._fence:
             out.append(Block("code", "\n".join(self.open_lines), self.lang, closed=False))
             self._reset()
@@ -135,12 +129,8 @@ class BlockSplitter:
 
     def _reset(self) -> None:
         self.block_id += 1
-        self.open_lines = []
-        self._fence = ""
-        self.lang = ""
-        self._indent = 0
-        self._list = False
-        self._blank = False
+        self.open_lines, self._fence, self.lang = [], "", ""
+        self._indent, self._list, self._blank = 0, False, False
 
     def _emit(self, out: list[Block]) -> None:
         if self.open_lines:
@@ -191,24 +181,21 @@ class BlockSplitter:
 
 
 def find_soft_cut(text: str, start: int, end: int) -> int | None:
-    """A place in ``text[start:end]`` where a long open block can be cut for display.
+    """Where in ``text[start:end]`` a huge open block can be cut, to freeze its head.
 
-    Used to keep the re-rendered part of a huge open paragraph or list small while it
-    streams: ``text[start:cut]`` is rendered once and frozen. Cuts are at sentence ends in
-    paragraphs, before a top-level item in lists, at line starts in quotes; never inside a
-    code span, emphasis, link text or fenced code; never in tables. Returns None if none.
+    At a sentence end in a paragraph, before a top-level item in a list; never inside a code
+    span, emphasis, link text or fence; never in a table or a quote.
     """
     first = text[: text.find("\n")] if "\n" in text else text
     head = first.lstrip()
-    if head.startswith("|") or end <= start:
+    if head.startswith(("|", ">")) or end <= start:
         return None
-    if _TOP_ITEM.match(first) or head.startswith(">"):
-        is_list = not head.startswith(">")
+    if _TOP_ITEM.match(first):
         pos = end
         while (nl := text.rfind("\n", start, pos)) > start:
-            at = nl + 1
-            ok = _TOP_ITEM.match(text, at) if is_list else text.startswith(">", at)
-            if ok and _fences_balanced(text, start, at):
+            at, ok = nl + 1, _TOP_ITEM.match(text, nl + 1)
+            fences = text.count("```", start, at) + text.count("~~~", start, at)
+            if ok and fences % 2 == 0:
                 return at
             pos = nl
         return None
@@ -219,25 +206,16 @@ def find_soft_cut(text: str, start: int, end: int) -> int | None:
     return None
 
 
-def _fences_balanced(text: str, start: int, end: int) -> bool:
-    return (text.count("```", start, end) + text.count("~~~", start, end)) % 2 == 0
-
-
 def _inline_balanced(piece: str) -> bool:
-    stars = piece.count("**")
-    return (
-        piece.count("`") % 2 == 0
-        and stars % 2 == 0
-        and (piece.count("*") - 2 * stars) % 2 == 0
-        and piece.count("[") == piece.count("]")
-    )
+    stars, count = piece.count("**"), piece.count
+    odd = count("`") % 2 or stars % 2 or (count("*") - 2 * stars) % 2
+    return not odd and count("[") == count("]")
 
 
 # -- renderables ------------------------------------------------------------------------
 
 
-def code_theme(dark: bool) -> str:
-    """The Pygments style used for code blocks on a dark or light background."""
+def code_theme(dark: bool) -> str:  # the Pygments style for a dark / light background
     return "monokai" if dark else "default"
 
 
@@ -255,21 +233,15 @@ def _theme(name: str) -> SyntaxTheme:
 
 
 class FastCode:
-    """Highlighted code on the theme's background, wrapped at the width, 1 cell of side padding.
-
-    ``top`` / ``bottom`` add a padding line, so a long code block can be drawn as several
-    chunks that join seamlessly (only the first has ``top``, only the last ``bottom``).
-    """
+    """Highlighted code on the theme's background, wrapped, with 1 cell of side padding;
+    ``top`` / ``bottom`` add a padding line (chunks of one long block join seamlessly)."""
 
     def __init__(
         self, code: str, lang: str = "", theme: str = "monokai", *, top: bool = True,
         bottom: bool = True,
     ) -> None:  # fmt: skip
-        self.code = code.expandtabs(4)
-        self.lang = lang
-        self.theme = theme
-        self.top = top
-        self.bottom = bottom
+        self.code, self.lang, self.theme = code.expandtabs(4), lang, theme
+        self.top, self.bottom = top, bottom
 
     def _lines(self, theme: SyntaxTheme, bg: Style) -> list[list[Segment]]:
         styles: dict[object, Style] = {}
@@ -309,30 +281,117 @@ class FastCode:
             yield from (blank, new_line)
 
 
-class _FastCodeBlock(CodeBlock):
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        yield FastCode(str(self.text).rstrip(), self.lexer_name, self.theme)
-
-
 class _Heading(Heading):
     LEVEL_ALIGN: ClassVar[dict[str, JustifyMethod]] = {**Heading.LEVEL_ALIGN, "h1": "left"}
 
 
 class ChatMarkdown(Markdown):
-    """Rich Markdown with fast code blocks and left-aligned headings."""
+    """Rich Markdown with left-aligned headings (fences are split out as FastCode blocks)."""
 
     elements: ClassVar[dict[str, type[MarkdownElement]]] = {
         **Markdown.elements,
-        "fence": _FastCodeBlock,
-        "code_block": _FastCodeBlock,
         "heading_open": _Heading,
     }
+
+
+def estimate_height(blocks: list[Block], width: int) -> int:
+    """About how many lines ``blocks`` take at ``width``, without rendering them."""
+    wrap = max(1, width - 2)
+    rows = sum(-(-len(row) // wrap) or 1 for b in blocks for row in b.text.split("\n"))
+    return rows + sum(2 for b in blocks if b.kind == "code") + len(blocks)
 
 
 def block_renderable(block: Block, dark: bool = True) -> RenderableType:
     """The renderable for one block (Markdown, or highlighted code). Never parses markup."""
     if block.kind == "code":
         return FastCode(block.text, block.lang, code_theme(dark))
-    if not block.text.strip():
-        return Text("")
     return ChatMarkdown(block.text, code_theme=code_theme(dark))
+
+
+def markdown_theme(variables: Mapping[str, str]) -> Theme:
+    """Rich Markdown's styles in the app theme's colours (Rich's own are fixed ANSI ones)."""
+    try:
+        p, s, a, bg = (Color.parse(variables[name]).rich_color for name in _THEME_COLORS)
+    except (KeyError, ColorParseError):
+        return Theme()
+    return Theme({
+        "markdown.h1": Style(color=p, bold=True, underline=True),
+        "markdown.h2": Style(color=p, bold=True), "markdown.h3": Style(color=s, bold=True),
+        "markdown.h4": Style(color=s, italic=True), "markdown.code": Style(color=a, bgcolor=bg),
+        "markdown.block_quote": Style(color=s), "markdown.item.number": Style(color=p),
+        "markdown.item.bullet": Style(color=a, bold=True), "markdown.list": Style(color=p),
+        "markdown.link": Style(color=p, underline=True), "markdown.link_url": Style(color=s),
+        "markdown.table.border": Style(color=s), "markdown.table.header": Style(color=p, bold=True),
+    })  # fmt: skip
+
+
+def render_strips(
+    console: Console, options: ConsoleOptions, renderable: RenderableType, style: Style,
+    theme: Theme | None = None,
+) -> list[Strip]:  # fmt: skip
+    """Render to lines; Markdown's blank first / last lines are dropped (we add the gaps)."""
+    with console.use_theme(theme or Theme()):
+        lines = console.render_lines(renderable, options, style=style, pad=False)
+    if isinstance(renderable, Markdown):
+        bg = style.bgcolor
+
+        def blank(line: list[Segment]) -> bool:
+            return all(not s.text.strip() and (s.style or style).bgcolor == bg for s in line)
+
+        end, start = len(lines), 0
+        while end and blank(lines[end - 1]):
+            end -= 1
+        while start < end and blank(lines[start]):
+            start += 1
+        lines = lines[start:end]
+    return [Strip(line) for line in lines]
+
+
+class BlockLines:
+    """The lines of a streamed document for one width and theme (``render`` renders at it):
+    ``add`` appends a final block, rendered once; ``set_tail`` re-renders the open block."""
+
+    def __init__(self, render: Callable[[RenderableType], list[Strip]], dark: bool) -> None:
+        self.render, self.dark = render, dark
+        self.lines: list[Strip] = []  # the final blocks
+        self.blocks = 0
+        self.tail: list[Strip] = []  # the open block
+        self._key, self._frozen = (-1, False), list[Strip]()
+        self._done = 0  # code lines / text characters of the open block already frozen
+
+    def add(self, block: Block) -> None:
+        if self.lines:
+            self.lines.append(BLANK)
+        self.lines += self.render(block_renderable(block, self.dark))
+        self.blocks += 1
+
+    def set_tail(self, splitter: BlockSplitter | None) -> None:
+        if splitter is None:
+            self.tail = []
+            return
+        if (key := (splitter.block_id, splitter.in_code)) != self._key:
+            self._key, self._frozen, self._done = key, [], 0
+        theme = code_theme(self.dark)
+        live: RenderableType
+        if splitter.in_code:
+            lines, lang, partial = splitter.open_lines, splitter.lang, splitter.partial
+            while len(lines) - self._done >= CODE_CHUNK:
+                chunk = "\n".join(lines[self._done : self._done + CODE_CHUNK])
+                top = not self._done
+                self._frozen += self.render(FastCode(chunk, lang, theme, top=top, bottom=False))
+                self._done += CODE_CHUNK
+            rest = lines[self._done :] + ([partial] if partial else [])
+            live = FastCode("\n".join(rest), lang, theme, top=not self._done)
+        else:
+            text = splitter.tail_text()
+            while len(text) - self._done > TEXT_LIMIT:
+                cut = find_soft_cut(text, self._done, len(text) - TEXT_KEEP)
+                if cut is None:
+                    break
+                self._frozen += self.render(ChatMarkdown(text[self._done : cut], code_theme=theme))
+                self._done = cut
+            if not text[self._done :].strip():
+                self.tail = list(self._frozen)
+                return
+            live = ChatMarkdown(text[self._done :], code_theme=theme)
+        self.tail = self._frozen + self.render(live)
