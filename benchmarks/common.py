@@ -11,6 +11,7 @@ import platform
 import random
 import statistics
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,9 @@ __all__ = [
 ]
 
 SIZE = (140, 45)  # terminal columns, rows
+# Bytecode cache of the chat-tui processes the benchmarks start. Kept across runs, outside the
+# repository: a real install has its .pyc files, even where PYTHONDONTWRITEBYTECODE is set here.
+PYCACHE = Path(tempfile.gettempdir()) / "chat-tui-bench-pycache"
 CHAT_TUI = Path(sys.executable).parent / "chat-tui"
 API_KEY = "sk-ant-benchmark-not-a-real-key"
 
@@ -288,10 +292,11 @@ def dirs_env(tmp: Path) -> dict[str, str]:
 
 def process_env(tmp: Path, server: Loopback | None) -> dict[str, str]:
     """The environment of a chat-tui process: isolated directories, the loopback server as the
-    Anthropic endpoint, a real terminal type."""
+    Anthropic endpoint, a real terminal type, a bytecode cache (``PYCACHE``)."""
     env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update(dirs_env(tmp), TERM="xterm-256color", COLORTERM="truecolor", LANG="C.UTF-8",
-               PYTHONPATH="")  # fmt: skip
+               PYTHONPATH="", PYTHONPYCACHEPREFIX=str(PYCACHE))  # fmt: skip
     if server is not None:
         env.update(ANTHROPIC_API_KEY=API_KEY, ANTHROPIC_BASE_URL=server.base_url)
     return env

@@ -39,6 +39,8 @@ class ChatInput(TextArea):
         self.prompt_history = history if history is not None else []
         self._history_index: int | None = None  # index into history while browsing
         self.placeholder = "Ask anything · Enter sends · ctrl+j newline · ↑ history"
+        # A steady cursor: blinking redraws the input twice a second, most of the idle CPU.
+        self.cursor_blink = False
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Sequence
+from time import perf_counter
 from typing import ClassVar, Literal, TypeVar
 
 from rich.segment import Segment
@@ -30,6 +31,7 @@ from chat_tui.core.sanitize import clean_text
 from chat_tui.ui.widgets import markdown_blocks as mb
 
 FLUSH_INTERVAL = 0.04  # seconds between renders of a streaming answer
+FREEZE_EVERY_S = 2.0  # at most this often, move a streaming answer's finished blocks out of GC
 SHOWN = 80  # messages shown while following; older ones fold behind the "earlier" bar
 CURSOR = "▍"
 W = TypeVar("W", bound=Widget)
@@ -72,6 +74,8 @@ class AssistantMessage(_OneLayout):
         self.note: str | None = None
         self.error: str | None = None
         self.flush_interval = flush_interval
+        self._last_flush = 0.0  # perf_counter() of the last render
+        self._last_freeze = 0.0
         self.token_count = self.flush_count = 0
         self._splitter: mb.BlockSplitter | None = mb.BlockSplitter()  # None once finished
         self._pending, self._chunks = list[str](), list[str]()  # raw deltas, sanitized text
@@ -98,7 +102,13 @@ class AssistantMessage(_OneLayout):
         self._pending.append(text)
         self.token_count += 1
         if self._timer is None and self.is_mounted:
-            self._timer = self.set_timer(self.flush_interval, self.flush, name="flush")
+            # Leading edge: a token after a quiet spell (the first one above all) is drawn at
+            # once; within the interval, tokens are coalesced into the next flush.
+            wait = self._last_flush + self.flush_interval - perf_counter()
+            if wait <= 0:
+                self.flush()
+            else:
+                self._timer = self.set_timer(wait, self.flush, name="flush")
 
     def flush(self) -> None:
         """Render what was appended since the last flush (normally done by the timer)."""
@@ -107,12 +117,19 @@ class AssistantMessage(_OneLayout):
             self._timer = None
         if not self._pending or self._splitter is None:
             return
+        self._last_flush = now = perf_counter()
         text = clean_text("".join(self._pending))
         self._pending.clear()
         self._chunks.append(text)
-        self._blocks += self._splitter.feed(text)
+        finished = self._splitter.feed(text)
+        self._blocks += finished
         self._tail_dirty = True
         self._changed()
+        if finished and now - self._last_freeze > FREEZE_EVERY_S:
+            # Finished blocks live as long as the conversation: keep the collector's full
+            # passes, which grow with a long answer, from scanning them again.
+            self._last_freeze = now
+            _freeze()
 
     def finish(
         self, status: Literal["complete", "stopped", "interrupted", "failed"] = "complete",
