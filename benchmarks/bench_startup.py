@@ -85,6 +85,6 @@ def run(opts: Options) -> list[Figure]:
             f_ready.values.append(t["typed"] * 1000)
             log(f"run {i + 1}: first frame {t['frame'] * 1000:.0f} ms, ready "
                 f"{t['typed'] * 1000:.0f} ms")  # fmt: skip
-        for _ in range(max(2, runs // 2)):
+        for _ in range(opts.pick(3, 1)):
             f_sdk.values.append(_sdk_start(tmp, server, doc) * 1000)
     return [f_frame, f_cpu, f_footer, f_place, f_ready, f_sdk]

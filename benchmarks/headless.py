@@ -264,16 +264,24 @@ class Harness:
             self.press(ch)
         await self.probe.frame_when(lambda: self.input.text == text, timeout=10)
 
-    async def ask(self, question: str, timeout: float = 120.0) -> tuple[Track, float]:
+    async def ask(self, question: str, stall: float = 15.0) -> tuple[Track, float]:
         """Type a question, press Enter, wait until the answer is complete and on screen.
-        Returns the answer's track and the time Enter was sent."""
+        Returns the answer's track and the time Enter was sent. Raises if the answer does not
+        complete, or if nothing new reaches the screen for ``stall`` seconds."""
         await self.type(question)
         count = len(self.probe.tracks)
         pressed = self.press("enter")
         await poll(lambda: len(self.probe.tracks) > count, timeout=10, interval=0.005)
         track = self.probe.tracks[-1]
-        await poll(lambda: track.finished_shown is not None and not self.app.chat.streaming,
-                   timeout=timeout)  # fmt: skip
+        while track.finished_shown is None or self.app.chat.streaming:
+            progress = max([pressed, *(at for _, at in track.flushes[-1:])])
+            if time.monotonic() - progress > stall:
+                raise TimeoutError(f"no progress for {stall} s: {track.message.status}, "
+                                   f"{track.appended} characters received")  # fmt: skip
+            await asyncio.sleep(0.02)
+        if track.message.status != "complete":
+            error = getattr(track.message, "error", None)
+            raise RuntimeError(f"the answer ended {track.message.status}: {error}")
         return track, pressed
 
     async def idle(self, extra: float = 0.3) -> None:

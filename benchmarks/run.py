@@ -7,9 +7,9 @@
 Each benchmark starts its own loopback server (tests/loopback.py, in a child process) that
 records when it sent each event, and drives the real app: headless through ``App.run_test``
 with keys sent as the terminal driver sends them, or the real ``chat-tui`` command in a
-pseudo-terminal. The table also goes to benchmarks/results/latest.md (Markdown), every run's
-value to latest.json; the exit status is 1 if a benchmark failed to run (a missed target is
-not a failure: it is in the table).
+pseudo-terminal. The table also goes to benchmarks/results/latest.md (Markdown; quick.md for
+--quick, partial.md for --only), every run's value to the .json beside it; the exit status is 1
+if a benchmark failed to run (a missed target is not a failure: it is in the table).
 """
 
 from __future__ import annotations
@@ -52,8 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", metavar="NAME[,NAME]",
                         help=f"run only these: {', '.join(BENCHMARKS)}")  # fmt: skip
     parser.add_argument("--verbose", action="store_true", help="show the servers' stderr")
-    parser.add_argument("--output", type=Path, default=RESULTS / "latest.md",
-                        help="where to write the Markdown table")  # fmt: skip
+    parser.add_argument("--output", type=Path,
+                        help="where to write the Markdown table (default: results/latest.md for a "
+                             "full run, quick.md or partial.md otherwise)")  # fmt: skip
     args = parser.parse_args(argv)
     names = list(BENCHMARKS)
     if args.only:
@@ -62,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             parser.error(f"unknown benchmark {', '.join(unknown)}; choose from "
                          f"{', '.join(BENCHMARKS)}")  # fmt: skip
+    if args.output is None:
+        args.output = RESULTS / ("partial.md" if args.only else "quick.md" if args.quick
+                                 else "latest.md")  # fmt: skip
     server.VERBOSE = args.verbose
     opts = Options(quick=args.quick, verbose=args.verbose)
     machine = machine_line()

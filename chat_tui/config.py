@@ -173,7 +173,9 @@ def _read_dotenv(path: Path) -> dict[str, str]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc.__class__.__name__}; fix or remove it") from None
+        raise ConfigError(
+            f"cannot read {path}: {exc.__class__.__name__}; fix or remove it"
+        ) from None
     for binding in parse_stream(io.StringIO(text)):
         if binding.error:
             line = binding.original.string.strip()[:40]
@@ -204,7 +206,7 @@ def _check_provider(value: Any, where: str) -> ProviderKind:
 
 def _check_ttl(value: Any, where: str) -> CacheTTL:
     if value not in ("5m", "1h"):
-        raise ConfigError(f"{where}: cache_ttl must be \"5m\" or \"1h\", not {value!r}")
+        raise ConfigError(f'{where}: cache_ttl must be "5m" or "1h", not {value!r}')
     return cast(CacheTTL, value)
 
 
@@ -235,7 +237,9 @@ def _apply_file(s: Settings, data: dict[str, Any], path: Path) -> Settings:
     }  # fmt: skip
     for key in data:
         if key not in known:
-            raise ConfigError(f"{where}: unknown setting {key!r}; known: {', '.join(sorted(known))}")
+            raise ConfigError(
+                f"{where}: unknown setting {key!r}; known: {', '.join(sorted(known))}"
+            )
     changes: dict[str, Any] = {}
     if "provider" in data:
         changes["provider"] = _check_provider(data["provider"], f"{where}: provider")
@@ -259,7 +263,9 @@ def _apply_file(s: Settings, data: dict[str, Any], path: Path) -> Settings:
         if url_key in section:
             example = {"anthropic": "https://api.anthropic.com", "openai": "http://localhost:8000/v1",
                        "ollama": DEFAULT_OLLAMA_HOST}[kind]  # fmt: skip
-            url = _check_url(section[url_key], f"{where}: providers.{kind}.{url_key}", example=example)
+            url = _check_url(
+                section[url_key], f"{where}: providers.{kind}.{url_key}", example=example
+            )
             changes[{"anthropic": "anthropic_base_url", "openai": "openai_base_url",
                      "ollama": "ollama_host"}[kind]] = url  # fmt: skip
     changes["models"] = models

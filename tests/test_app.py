@@ -76,7 +76,9 @@ async def settle(pilot: Any) -> None:
     await pilot.pause()
 
 
-async def test_streams_an_answer_and_fills_the_panel(loopback: LoopbackServer, tmp_path: Path) -> None:
+async def test_streams_an_answer_and_fills_the_panel(
+    loopback: LoopbackServer, tmp_path: Path
+) -> None:
     app = build(loopback, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "hello there")
@@ -418,7 +420,6 @@ async def test_quit_key(loopback: LoopbackServer, tmp_path: Path, key: str) -> N
         await pilot.press(key)
         await pilot.pause()
     assert app.return_code == 0
-
 
 
 async def test_the_key_is_never_written_anywhere(loopback: LoopbackServer, tmp_path: Path) -> None:

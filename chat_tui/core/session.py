@@ -114,9 +114,11 @@ class ChatSession:
     def cycle_provider(self) -> ProviderSettings:
         """Switch to the next configured provider; the conversation carries over."""
         kinds = self.kinds
-        nxt = kinds[(kinds.index(self.provider.kind) + 1) % len(kinds)] if (
-            self.provider.kind in kinds
-        ) else kinds[0]
+        nxt = (
+            kinds[(kinds.index(self.provider.kind) + 1) % len(kinds)]
+            if (self.provider.kind in kinds)
+            else kinds[0]
+        )
         return self.use_provider(nxt)
 
     def use_provider(self, kind: ProviderKind, model: str | None = None) -> ProviderSettings:
@@ -282,7 +284,12 @@ class ChatSession:
             return None
         if self.store is not None and exchange.answer_id is not None:
             self.store.delete_message(exchange.answer_id)
-        exchange.answer, exchange.status, exchange.note, exchange.answer_id = "", "pending", None, None
+        exchange.answer, exchange.status, exchange.note, exchange.answer_id = (
+            "",
+            "pending",
+            None,
+            None,
+        )
         return await self._run(exchange, on_text)
 
     async def _run(self, exchange: Exchange, on_text: TextSink) -> TurnResult:
@@ -334,7 +341,9 @@ class ChatSession:
                 status = "complete"
             else:
                 status = "interrupted"
-                error = ProviderError(ErrorKind.STREAM_BROKEN, "the stream ended early", mid_stream=True)
+                error = ProviderError(
+                    ErrorKind.STREAM_BROKEN, "the stream ended early", mid_stream=True
+                )
         except asyncio.CancelledError:
             status = "stopped"
             raise
@@ -371,7 +380,9 @@ class ChatSession:
         message = None
         if error is not None:
             received = usage.output_tokens or 0
-            message = describe(error, provider, received_tokens=received, retry_hint=self.retry_hint)
+            message = describe(
+                error, provider, received_tokens=received, retry_hint=self.retry_hint
+            )
         exchange.status = status
         exchange.note = message
         self._checkpoint(exchange, parts, status)
@@ -456,7 +467,9 @@ def _document_drift(path: str | None, sha256: str, name: str) -> str:
     try:
         current = load_document(path, max_bytes=1 << 62)
     except ChatTuiError:
-        return f"{name}: the file is gone or unreadable; using the copy stored with this conversation"
+        return (
+            f"{name}: the file is gone or unreadable; using the copy stored with this conversation"
+        )
     if current.sha256 == sha256:
         return ""
     return f"{name} has changed on disk since; using the stored copy (ctrl+o reloads it)"

@@ -58,7 +58,10 @@ class ChatApp(App[int]):
     # -- themes and keys ---------------------------------------------------------------
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
-        return {**super().get_theme_variable_defaults(), **theme_variable_defaults(self.current_theme)}
+        return {
+            **super().get_theme_variable_defaults(),
+            **theme_variable_defaults(self.current_theme),
+        }
 
     def _register_themes(self) -> None:
         themes, errors = load_themes(theme_dirs())

@@ -21,9 +21,7 @@ LAST = TurnMetrics(
     ttft_s=0.412,
     total_s=3.87,
     tokens_per_s=112.4,
-    usage=Usage(
-        input_tokens=58, cache_write_tokens=0, cache_read_tokens=24_310, output_tokens=412
-    ),
+    usage=Usage(input_tokens=58, cache_write_tokens=0, cache_read_tokens=24_310, output_tokens=412),
     cost=Cost(0.004549, 0.026428),
 )
 DATA = PanelData(
