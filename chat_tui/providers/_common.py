@@ -3,9 +3,12 @@ No SDK imports here."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from time import time
+from typing import Any
 
 from chat_tui.providers.events import ErrorKind, ProviderError, Usage
 
@@ -93,3 +96,21 @@ def transport_error(
             ErrorKind.STREAM_BROKEN, f"the stream broke: {detail}", mid_stream=True
         )
     return ProviderError(ErrorKind.CONNECTION, f"cannot connect to {where}: {detail}")
+
+
+def rehearse(body: bytes, run: Callable[[Any], Awaitable[None]]) -> None:
+    """Run ``run(http_client)`` once against an in-memory server (no network) that answers
+    every request with the SSE ``body``: it imports the SDK and warms its first-use set-up
+    (pydantic schemas, streaming helpers). Blocking; call it from a worker thread. A failed
+    rehearsal is ignored: it must never break the app."""
+    import httpx2
+
+    def reply(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=body)
+
+    async def main() -> None:
+        async with httpx2.AsyncClient(transport=httpx2.MockTransport(reply)) as http:
+            await run(http)
+
+    with contextlib.suppress(Exception):
+        asyncio.run(main())

@@ -18,8 +18,6 @@ preceded by a Usage with output tokens estimated from the text received (``outpu
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +25,7 @@ from chat_tui.providers._common import (
     estimated_usage,
     kind_for_status,
     one_line,
+    rehearse,
     retry_after,
     transport_error,
 )
@@ -136,34 +135,23 @@ _REHEARSAL = b"".join(
 
 
 def preload_sdk() -> None:
-    """Import the SDK and run one canned stream through it in memory (no network), so the
-    first real request pays neither the import (1-2 s) nor the SDK's first-use set-up
-    (~150 ms of pydantic schema building). Call it from a worker thread once the UI is up."""
+    """Import the SDK and run one canned stream through it in memory, so the first real
+    request pays neither the import (1-2 s) nor the SDK's first-use set-up (~150 ms of
+    pydantic schema building). Blocking: call it from a worker thread once the UI is up."""
     import anthropic
-    import httpx2
 
-    def reply(request: httpx2.Request) -> httpx2.Response:
-        return httpx2.Response(
-            200, headers={"content-type": "text/event-stream"}, content=_REHEARSAL
-        )
-
-    async def rehearse() -> None:
-        http = httpx2.AsyncClient(transport=httpx2.MockTransport(reply))
+    async def run(http: Any) -> None:
         client = anthropic.AsyncAnthropic(
             api_key="rehearsal", base_url="http://rehearsal.invalid", max_retries=0,
             http_client=http,
         )  # fmt: skip
-        try:
-            async with client.messages.stream(
-                model="rehearsal", max_tokens=1, messages=[{"role": "user", "content": "hi"}]
-            ) as stream:
-                async for _ in stream:
-                    pass
-        finally:
-            await client.close()
+        async with client.messages.stream(
+            model="rehearsal", max_tokens=1, messages=[{"role": "user", "content": "hi"}]
+        ) as stream:
+            async for _ in stream:
+                pass
 
-    with contextlib.suppress(Exception):  # a rehearsal must never break the app
-        asyncio.run(rehearse())
+    rehearse(_REHEARSAL, run)
 
 
 class AnthropicProvider:

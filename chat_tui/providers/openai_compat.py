@@ -16,8 +16,6 @@ response began, a network fault is CONNECTION (TIMEOUT for a timeout); after it 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -26,6 +24,7 @@ from chat_tui.providers._common import (
     estimated_usage,
     kind_for_status,
     one_line,
+    rehearse,
     retry_after,
     transport_error,
 )
@@ -114,35 +113,24 @@ _REHEARSAL = b"".join(
 
 
 def preload_sdk() -> None:
-    """Import the SDK and run one canned stream through it in memory (no network), so the
-    first real request pays neither the import nor the SDK's first-use set-up. Call it from a
+    """Import the SDK and run one canned stream through it in memory, so the first real
+    request pays neither the import nor the SDK's first-use set-up. Blocking: call it from a
     worker thread once the UI is up."""
-    import httpx2
     import openai
 
-    def reply(request: httpx2.Request) -> httpx2.Response:
-        return httpx2.Response(
-            200, headers={"content-type": "text/event-stream"}, content=_REHEARSAL
-        )
-
-    async def rehearse() -> None:
-        http = httpx2.AsyncClient(transport=httpx2.MockTransport(reply))
+    async def run(http: Any) -> None:
         client = openai.AsyncOpenAI(
             api_key="rehearsal", base_url="http://rehearsal.invalid/v1", max_retries=0,
             http_client=http,
         )  # fmt: skip
-        try:
-            stream = await client.chat.completions.create(
-                model="rehearsal", messages=[{"role": "user", "content": "hi"}], stream=True,
-                stream_options={"include_usage": True},
-            )  # fmt: skip
-            async for _ in stream:
-                pass
-        finally:
-            await client.close()
+        stream = await client.chat.completions.create(
+            model="rehearsal", messages=[{"role": "user", "content": "hi"}], stream=True,
+            stream_options={"include_usage": True},
+        )  # fmt: skip
+        async for _ in stream:
+            pass
 
-    with contextlib.suppress(Exception):  # a rehearsal must never break the app
-        asyncio.run(rehearse())
+    rehearse(_REHEARSAL, run)
 
 
 class OpenAICompatProvider:
