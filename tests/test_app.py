@@ -18,37 +18,16 @@ from chat_tui.ui.screens.conversations import ConversationsScreen
 from chat_tui.ui.screens.document import DocumentScreen
 from chat_tui.ui.widgets.chat_input import ChatInput
 from chat_tui.ui.widgets.message_pane import AssistantMessage, Notice
+from tests.helpers import FakeClock, loopback_settings
 from tests.loopback import SSE, LoopbackServer, Status
 from tests.loopback_wire import anthropic_sse
 
 SIZE = (140, 45)
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 5000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def settings_for(server: LoopbackServer, tmp_path: Path, **changes: Any) -> Settings:
-    base = Settings(
-        anthropic_api_key="sk-ant-test-SECRET-KEY",
-        anthropic_base_url=server.base_url,
-        openai_api_key="sk-openai-test-SECRET-KEY",
-        openai_base_url=server.openai_base_url,
-        ollama_host=server.base_url,
-        max_retries=0,
-        read_timeout=5,
-        data_dir=tmp_path / "data",
-    )
-    return Settings(**{**base.__dict__, **changes})
-
-
 def build(server: LoopbackServer, tmp_path: Path, clock: Callable[[], float] | None = None,
           **kw: Any) -> ChatApp:  # fmt: skip
-    settings = settings_for(server, tmp_path, **kw.pop("settings", {}))
+    settings = loopback_settings(server, data_dir=tmp_path / "data", **kw.pop("settings", {}))
     extra: dict[str, Any] = {"clock": clock} if clock else {}
     return make_app(settings, prefs=Prefs(path=tmp_path / "state.json"), **extra, **kw)
 
@@ -311,7 +290,7 @@ async def test_ctrl_b_toggles_the_panel(loopback: LoopbackServer, tmp_path: Path
 async def test_countdown_runs_on_the_injected_clock(
     loopback: LoopbackServer, tmp_path: Path
 ) -> None:
-    clock = FakeClock()
+    clock = FakeClock(5000.0)
     doc = tmp_path / "doc.md"
     doc.write_text("Cache me. " * 3000, encoding="utf-8")
     app = build(loopback, tmp_path, clock=clock, doc=str(doc))

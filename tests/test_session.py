@@ -11,32 +11,9 @@ from chat_tui.config import Settings
 from chat_tui.core.session import ChatSession
 from chat_tui.core.storage import Store
 from chat_tui.providers.events import ErrorKind
+from tests.helpers import FakeClock, loopback_settings
 from tests.loopback import SSE, LoopbackServer, Status
 from tests.loopback_wire import anthropic_sse
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def _settings(server: LoopbackServer, **changes: object) -> Settings:
-    base = Settings(
-        anthropic_api_key="sk-ant-test-SECRET",
-        anthropic_base_url=server.base_url,
-        openai_api_key="sk-openai-test-SECRET",
-        openai_base_url=server.openai_base_url,
-        ollama_host=server.base_url,
-        max_retries=0,
-        read_timeout=5,
-    )
-    return Settings(**{**base.__dict__, **changes})  # type: ignore[arg-type]
 
 
 def _doc(tmp_path: Path, tokens: int = 6000) -> Path:
@@ -56,7 +33,7 @@ async def test_document_is_written_then_read_and_the_clock_runs(
     loopback: LoopbackServer, tmp_path: Path, store: Store
 ) -> None:
     clock = FakeClock()
-    session = ChatSession(_settings(loopback), store=store, clock=clock)
+    session = ChatSession(loopback_settings(loopback), store=store, clock=clock)
     session.load_document(_doc(tmp_path))
     assert session.cache_state().status == "cold"
     received: list[str] = []
@@ -106,7 +83,7 @@ async def test_document_is_written_then_read_and_the_clock_runs(
 async def test_switching_provider_or_model_means_a_cold_cache(
     loopback: LoopbackServer, tmp_path: Path
 ) -> None:
-    session = ChatSession(_settings(loopback), clock=FakeClock())
+    session = ChatSession(loopback_settings(loopback), clock=FakeClock())
     session.load_document(_doc(tmp_path))
     await session.ask("q", lambda _: None)
     assert session.cache_state().status == "warm"
@@ -122,7 +99,7 @@ async def test_switching_provider_or_model_means_a_cold_cache(
 async def test_the_question_is_stored_before_the_request(
     loopback: LoopbackServer, store: Store
 ) -> None:
-    session = ChatSession(_settings(loopback), store=store)
+    session = ChatSession(loopback_settings(loopback), store=store)
     loopback.enqueue(Status(401, {"type": "error", "error": {"type": "authentication_error",
                                                               "message": "invalid x-api-key"}}))  # fmt: skip
     result = await session.ask("keep me", lambda _: None)
@@ -140,7 +117,7 @@ async def test_stop_closes_the_stream_and_keeps_the_partial_answer(
 ) -> None:
     chunks = [f"word{i} " for i in range(200)]
     loopback.enqueue(SSE(anthropic_sse(chunks), chunk_delay=0.01))
-    session = ChatSession(_settings(loopback), store=store)
+    session = ChatSession(loopback_settings(loopback), store=store)
     got: list[str] = []
     first = asyncio.Event()
 
@@ -168,7 +145,7 @@ async def test_broken_stream_then_retry_re_asks_the_same_question(
     loopback: LoopbackServer, store: Store
 ) -> None:
     loopback.enqueue(SSE(anthropic_sse(["Half ", "an ", "answer"]), drop_after=4))
-    session = ChatSession(_settings(loopback), store=store)
+    session = ChatSession(loopback_settings(loopback), store=store)
     result = await session.ask("the question", lambda _: None)
     assert result.status == "interrupted"
     assert result.error is not None and "partial answer kept" in result.error
@@ -191,7 +168,7 @@ async def test_broken_stream_then_retry_re_asks_the_same_question(
 async def test_checkpoints_while_streaming(loopback: LoopbackServer, store: Store) -> None:
     clock = FakeClock()
     loopback.enqueue(SSE(anthropic_sse([f"t{i} " for i in range(10)])))
-    session = ChatSession(_settings(loopback), store=store, clock=clock)
+    session = ChatSession(loopback_settings(loopback), store=store, clock=clock)
     seen_in_db: list[str] = []
 
     def sink(_: str) -> None:
@@ -209,7 +186,7 @@ async def test_checkpoints_while_streaming(loopback: LoopbackServer, store: Stor
 
 async def test_ollama_cache_figures_are_unknown(loopback: LoopbackServer) -> None:
     loopback.openai_prompt_details = False
-    session = ChatSession(_settings(loopback, provider="ollama"))
+    session = ChatSession(loopback_settings(loopback, provider="ollama"))
     result = await session.ask("hi", lambda _: None)
     assert result.status == "complete"
     assert result.metrics.usage.cache_read_tokens is None
