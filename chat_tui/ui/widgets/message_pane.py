@@ -364,6 +364,8 @@ class MessagePane(VerticalScroll, _OneLayout):
         self._to_mount.clear()
         gc.unfreeze()  # let the collector reclaim the old conversation (see _mount_batch)
         await self.remove_children(self._messages())
+        gc.collect()
+        gc.freeze()  # and keep the long-lived rest (app, SDK) out of later full passes
         self.scroll_to_latest()
         self._fold()
 
