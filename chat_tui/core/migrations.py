@@ -230,3 +230,53 @@ def m003_list_and_recovery_indexes(db: sqlite3.Connection) -> None:
     """The conversation list sorts by recency; crash recovery looks for 'streaming' rows."""
     db.execute("CREATE INDEX conversations_by_updated ON conversations (updated_at, id)")
     db.execute("CREATE INDEX messages_streaming ON messages (status) WHERE status = 'streaming'")
+
+
+@migration
+def m004_cache_doctor_and_requests(db: sqlite3.Connection) -> None:
+    """What the cache doctor needs to compare a request with the one before it, even across
+    runs: when each turn's request was sent (wall clock), the provider's response id, a JSON
+    fingerprint of the prompt prefix (one hash per part), and the diagnosis. Requests that are
+    not conversation turns (keep-warm pings, batch prewarms, batch requests) get a table of
+    their own with the same figures and a ``kind``, so usage reports can show them apart."""
+    doctor_columns = (
+        "sent_at REAL",
+        "response_id TEXT",
+        "fingerprint TEXT",
+        "cache_status TEXT",
+        "cache_miss_reason TEXT",
+        "cache_miss_detail TEXT",
+        "cache_missed_tokens INTEGER",
+        "server_cache_miss_reason TEXT",
+    )
+    for column in doctor_columns:
+        db.execute(f"ALTER TABLE turns ADD COLUMN {column}")
+    db.execute(
+        f"""CREATE TABLE requests (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            conversation_id INTEGER REFERENCES conversations(id) ON DELETE SET NULL,
+            batch_id TEXT,
+            custom_id TEXT,
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            base_url_host TEXT,
+            ttft_s REAL,
+            total_s REAL,
+            tokens_per_s REAL,
+            input_tokens INTEGER,
+            cache_write_tokens INTEGER,
+            cache_write_5m_tokens INTEGER,
+            cache_write_1h_tokens INTEGER,
+            cache_read_tokens INTEGER,
+            output_tokens INTEGER,
+            output_estimated INTEGER NOT NULL DEFAULT 0,
+            cost_usd REAL,
+            uncached_cost_usd REAL,
+            raw_usage TEXT,
+            recorded_at REAL NOT NULL,
+            {", ".join(doctor_columns)}
+        )"""
+    )
+    db.execute("CREATE INDEX requests_by_kind ON requests (kind, recorded_at)")
+    db.execute("CREATE INDEX turns_by_recorded ON turns (recorded_at)")

@@ -19,7 +19,7 @@ import contextlib
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -31,6 +31,8 @@ from chat_tui.errors import StorageError
 Role = Literal["user", "assistant"]
 ROLES: tuple[str, ...] = ("user", "assistant")
 STATUSES: tuple[str, ...] = ("streaming", "complete", "stopped", "interrupted", "failed")
+# Requests that are not conversation turns, stored in the ``requests`` table.
+REQUEST_KINDS: tuple[str, ...] = ("keep_warm", "prewarm", "batch")
 
 _OPEN_HINT = "move it aside or set CHAT_TUI_DATA_DIR"
 _WRITE_HINT = "check free disk space and the file's permissions"
@@ -66,6 +68,16 @@ class TurnRecord:
     cost_usd: float | None
     uncached_cost_usd: float | None
     raw_usage: dict[str, Any] | None
+    # The cache doctor's record (migration m004): when the request left (wall clock), the
+    # provider's response id, the prefix fingerprint (JSON of per-part hashes) and the verdict.
+    sent_at: float | None = None
+    response_id: str | None = None
+    fingerprint: dict[str, Any] | None = None
+    cache_status: str | None = None
+    cache_miss_reason: str | None = None
+    cache_miss_detail: str | None = None
+    cache_missed_tokens: int | None = None
+    server_cache_miss_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +117,7 @@ class StoredConversation:
 _TURN_FIELDS: tuple[str, ...] = tuple(TurnRecord.__dataclass_fields__)
 _TURN_COLUMNS = ", ".join(_TURN_FIELDS)
 _TURN_SELECT = ", ".join(f"t.{name}" for name in _TURN_FIELDS)
+_JSON_FIELDS = ("raw_usage", "fingerprint")
 _DOC_COLUMNS = "d.sha256, d.name, d.path, d.text, d.size_bytes, d.encoding"
 
 
@@ -275,14 +288,7 @@ class Store:
     def record_turn(self, message_id: int, record: TurnRecord) -> None:
         """Store (or replace) the metrics of the turn that produced ``message_id``. A message
         that no longer exists is ignored. ``base_url_host`` is reduced to host[:port]."""
-        values = [getattr(record, name) for name in _TURN_FIELDS]
-        values[_TURN_FIELDS.index("base_url_host")] = _host_only(record.base_url_host)
-        values[_TURN_FIELDS.index("output_estimated")] = int(record.output_estimated)
-        values[_TURN_FIELDS.index("raw_usage")] = (
-            None
-            if record.raw_usage is None
-            else json.dumps(record.raw_usage, sort_keys=True, default=str)
-        )
+        values = _turn_values(record)
         marks = ", ".join("?" * len(values))
         with self._writing() as db:
             db.execute(
@@ -290,6 +296,62 @@ class Store:
                 f" SELECT id, ?, {marks} FROM messages WHERE id = ?",
                 (time.time(), *values, message_id),
             )
+
+    def record_request(
+        self,
+        kind: str,
+        record: TurnRecord,
+        *,
+        conversation_id: int | None = None,
+        batch_id: str | None = None,
+        custom_id: str | None = None,
+    ) -> int:
+        """Store a request that is not a conversation turn (``kind`` in REQUEST_KINDS): a
+        keep-warm ping, a batch prewarm, one request of a batch. Returns its row id."""
+        _check(kind, REQUEST_KINDS, "request kind")
+        values = _turn_values(record)
+        marks = ", ".join("?" * len(values))
+        with self._writing() as db:
+            cur = db.execute(
+                "INSERT INTO requests (kind, conversation_id, batch_id, custom_id, recorded_at,"
+                f" {_TURN_COLUMNS}) VALUES (?, ?, ?, ?, ?, {marks})",
+                (kind, conversation_id, batch_id, custom_id, time.time(), *values),
+            )
+            return cast(int, cur.lastrowid)
+
+    def last_request_to(
+        self, provider: str, base_url_host: str | None
+    ) -> tuple[TurnRecord, int | None] | None:
+        """The latest recorded request (turn or not) to this provider and host that has a
+        fingerprint, with its conversation id: what the cache doctor compares a new request
+        with, even from an earlier run. None when there is none."""
+        host = _host_only(base_url_host)
+        query = (
+            f"SELECT {_TURN_SELECT}, m.conversation_id FROM turns t"
+            " JOIN messages m ON m.id = t.message_id"
+            " WHERE t.provider = ? AND t.base_url_host IS ? AND t.fingerprint IS NOT NULL"
+            " UNION ALL"
+            f" SELECT {_TURN_SELECT}, t.conversation_id FROM requests t"
+            " WHERE t.provider = ? AND t.base_url_host IS ? AND t.fingerprint IS NOT NULL"
+            " ORDER BY sent_at DESC LIMIT 1"
+        )
+        with self._guard() as db:
+            row = db.execute(query, (provider, host, provider, host)).fetchone()
+        if row is None:
+            return None
+        return _turn_record(row[: len(_TURN_FIELDS)]), row[len(_TURN_FIELDS)]
+
+    def recent_turn_times(self, since: float, provider: str | None = None) -> list[float]:
+        """Wall-clock send times of chat turns since ``since``, oldest first (for the TTL
+        advisor's gaps between turns)."""
+        query = "SELECT sent_at FROM turns WHERE sent_at IS NOT NULL AND sent_at >= ?"
+        params: list[Any] = [since]
+        if provider is not None:
+            query += " AND provider = ?"
+            params.append(provider)
+        with self._guard() as db:
+            rows = db.execute(query + " ORDER BY sent_at", params).fetchall()
+        return [float(r[0]) for r in rows]
 
     def delete_message(self, message_id: int) -> None:
         """Delete one message and its turn (e.g. a retry replacing an answer)."""
@@ -354,14 +416,32 @@ class Store:
             ) from exc
 
 
+def _turn_values(record: TurnRecord) -> list[Any]:
+    """A record as column values, in ``_TURN_FIELDS`` order."""
+    values = [getattr(record, name) for name in _TURN_FIELDS]
+    values[_TURN_FIELDS.index("base_url_host")] = _host_only(record.base_url_host)
+    values[_TURN_FIELDS.index("output_estimated")] = int(record.output_estimated)
+    for name in _JSON_FIELDS:
+        value = getattr(record, name)
+        values[_TURN_FIELDS.index(name)] = (
+            None if value is None else json.dumps(value, sort_keys=True, default=str)
+        )
+    return values
+
+
+def _turn_record(row: Sequence[Any]) -> TurnRecord:
+    turn = dict(zip(_TURN_FIELDS, row, strict=True))
+    turn["output_estimated"] = bool(turn["output_estimated"])
+    for name in _JSON_FIELDS:
+        raw = turn[name]
+        turn[name] = None if raw is None else json.loads(raw)
+    return TurnRecord(**turn)
+
+
 def _message(row: tuple[Any, ...]) -> StoredMessage:
     metrics = None
     if row[8] is not None:
-        turn = dict(zip(_TURN_FIELDS, row[9:], strict=True))
-        turn["output_estimated"] = bool(turn["output_estimated"])
-        raw = turn["raw_usage"]
-        turn["raw_usage"] = None if raw is None else json.loads(raw)
-        metrics = TurnRecord(**turn)
+        metrics = _turn_record(row[9:])
     role = cast(Role, row[1])
     return StoredMessage(row[0], role, row[2], row[3], row[4], row[5], row[6], metrics, row[7])
 

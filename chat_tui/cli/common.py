@@ -1,0 +1,50 @@
+"""What every command shares: exit codes, the common flags, one-line errors, the store."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from chat_tui.config import Settings
+    from chat_tui.core.storage import Store
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+FLAG_NAMES = ("provider", "model", "base_url", "ttl", "max_tokens", "read_timeout", "data_dir")
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    """The provider and document flags, on the top-level parser and on each command."""
+    parser.add_argument("--provider", choices=["anthropic", "openai", "ollama"],
+                        help="provider to use (default: the first configured)")  # fmt: skip
+    parser.add_argument("--model", help="model name (default: the provider's configured model)")
+    parser.add_argument("--base-url", help="base URL of the provider (OpenAI-compatible: with /v1)")
+    parser.add_argument("--doc", metavar="FILE", help="reference document, sent as cached context")
+    parser.add_argument("--ttl", choices=["5m", "1h"], help="cache lifetime of the document")
+    parser.add_argument("--max-tokens", type=int, help="answer length limit")
+    parser.add_argument("--read-timeout", type=float, metavar="S",
+                        help="seconds without data before a stream counts as stalled")  # fmt: skip
+    parser.add_argument("--data-dir", metavar="DIR", help="where conversations are stored")
+
+
+def flags_of(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings-relevant flags of a parsed command line (absent ones are None)."""
+    return {name: getattr(args, name, None) for name in FLAG_NAMES}
+
+
+def err(line: str, stream: TextIO | None = None) -> None:
+    out = stream or sys.stderr
+    out.write(line.rstrip("\n") + "\n")
+    out.flush()
+
+
+def open_store(settings: Settings) -> Store:
+    from chat_tui.core.storage import Store
+
+    return Store.open(settings.data_dir / "chat-tui.db")
+
+
+def ms(seconds: float | None) -> int | None:
+    return None if seconds is None else round(seconds * 1000)
