@@ -333,7 +333,7 @@ class ChatSession:
                         usage = usage.merged(event)
                     elif isinstance(event, Stop):
                         stop = event
-                    else:
+                    elif isinstance(event, ProviderError):
                         error = event
             if error is not None:
                 status = "interrupted" if parts or error.mid_stream else "failed"

@@ -1,6 +1,7 @@
 """Provider-neutral request and event types: the only vocabulary shared by providers and core.
 
-A provider stream yields, in order: zero or more :class:`TextDelta`, at most one
+A provider stream yields, in order: at most one :class:`ResponseInfo` and
+:class:`CacheDiagnosis` at the start, zero or more :class:`TextDelta` and :class:`ThinkingDelta`,
 :class:`Usage` per report (a provider may report twice: the later one wins, field by field),
 then exactly one terminal event, :class:`Stop` or :class:`ProviderError`.
 """
@@ -42,11 +43,40 @@ class ChatRequest:
     cache_ttl: CacheTTL = "5m"
     # Routing hint for servers that cache prefixes automatically (OpenAI's prompt_cache_key).
     cache_key: str | None = None
+    # The provider's id of the previous response with the same cache key, for the providers'
+    # own cache-miss diagnostics (Anthropic ``diagnostics.previous_message_id``).
+    previous_response_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class TextDelta:
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ThinkingDelta:
+    """A piece of the model's reasoning: shown apart from the answer, billed as output."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseInfo:
+    """What the provider says about the response itself, once it starts: its id (kept for the
+    next request's cache diagnostics) and the model that actually answered."""
+
+    id: str | None = None
+    model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CacheDiagnosis:
+    """The provider's own reason for a cache miss (Anthropic ``diagnostics.cache_miss_reason``,
+    OpenAI ``prompt_cache_diagnostics``). ``reason`` is the provider's type word, e.g.
+    ``model_changed``; ``missed_tokens`` the input tokens it could not read, where it says."""
+
+    reason: str
+    missed_tokens: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,4 +159,6 @@ class ProviderError:
     mid_stream: bool = False
 
 
-ProviderEvent = TextDelta | Usage | Stop | ProviderError
+ProviderEvent = (
+    TextDelta | ThinkingDelta | ResponseInfo | CacheDiagnosis | Usage | Stop | ProviderError
+)
