@@ -23,6 +23,11 @@ Config file (``~/.config/chat-tui/config.toml``, or ``$CHAT_TUI_CONFIG``)::
     model = "qwen2.5:3b"
     host = "http://localhost:11434"
 
+    budget_usd = 1.00               # spending cap per TUI session / per `ask` run
+    keep_warm = false               # ping the cache shortly before its TTL runs out while idle
+    keep_warm_max = 6               # pings per idle stretch
+    keep_warm_lead_s = 30           # how long before expiry a ping goes out
+
     [documents]
     max_bytes = 5242880
 
@@ -91,6 +96,10 @@ class Settings:
     show_panel: bool = True
     keymap: dict[str, str] = field(default_factory=dict)
     model_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    budget_usd: float | None = None
+    keep_warm: bool = False
+    keep_warm_max: int = 6
+    keep_warm_lead_s: float = 30.0
     data_dir: Path = field(default_factory=locations.data_dir)
     config_path: Path | None = None
 
@@ -233,7 +242,8 @@ def _apply_file(s: Settings, data: dict[str, Any], path: Path) -> Settings:
     where = str(path)
     known = {
         "provider", "cache_ttl", "max_tokens", "read_timeout", "max_retries", "system_prompt",
-        "providers", "documents", "ui", "keymap", "models",
+        "providers", "documents", "ui", "keymap", "models", "budget_usd", "keep_warm",
+        "keep_warm_max", "keep_warm_lead_s",
     }  # fmt: skip
     for key in data:
         if key not in known:
@@ -253,6 +263,18 @@ def _apply_file(s: Settings, data: dict[str, Any], path: Path) -> Settings:
         changes["max_retries"] = _number(data["max_retries"], f"{where}: max_retries", int, 0)
     if "system_prompt" in data:
         changes["system_prompt"] = str(data["system_prompt"])
+    if "budget_usd" in data:
+        changes["budget_usd"] = _number(data["budget_usd"], f"{where}: budget_usd", float, 0)
+    if "keep_warm" in data:
+        if not isinstance(data["keep_warm"], bool):
+            raise ConfigError(f"{where}: keep_warm must be true or false")
+        changes["keep_warm"] = data["keep_warm"]
+    if "keep_warm_max" in data:
+        changes["keep_warm_max"] = _number(data["keep_warm_max"], f"{where}: keep_warm_max", int, 0)
+    if "keep_warm_lead_s" in data:
+        changes["keep_warm_lead_s"] = _number(
+            data["keep_warm_lead_s"], f"{where}: keep_warm_lead_s", float, 1
+        )
     models = dict(s.models)
     for kind, section in _table(data, "providers", where).items():
         kind = _check_provider(kind, f"{where}: [providers.{kind}]")
@@ -342,6 +364,10 @@ def _apply_flags(s: Settings, flags: Mapping[str, Any]) -> Settings:
         changes["read_timeout"] = _number(flags["read_timeout"], "--read-timeout", float, 0.1)
     if flags.get("data_dir"):
         changes["data_dir"] = Path(flags["data_dir"]).expanduser()
+    if flags.get("budget") is not None:
+        changes["budget_usd"] = _number(flags["budget"], "--budget", float, 0)
+    if flags.get("keep_warm"):
+        changes["keep_warm"] = True
     if flags.get("base_url"):
         kind = provider or s.default_provider()
         if kind == "ollama":

@@ -5,7 +5,8 @@ what to do; the CLI and the UI show ``str(error)`` and nothing else (never a tra
     ├── ConfigError        malformed config / .env, unknown provider, bad base URL
     ├── DocumentError      a reference document that cannot be loaded
     ├── StorageError       the conversation database cannot be opened or written
-    └── TurnError          a provider failure during a turn (wraps a ProviderError)
+    ├── TurnError          a provider failure during a turn (wraps a ProviderError)
+    └── BudgetError        a request that could pass the spending cap, refused before sending
 """
 
 from __future__ import annotations
@@ -35,4 +36,8 @@ class StorageError(ChatTuiError):
 
 
 class TurnError(ChatTuiError):
+    pass
+
+
+class BudgetError(ChatTuiError):
     pass

@@ -32,6 +32,7 @@ from tests.loopback_wire import (
     AnthropicCacheSim,
     OpenAICacheSim,
     anthropic_blocks,
+    anthropic_cache_miss,
     anthropic_events,
     anthropic_sse,
     content_text,
@@ -156,6 +157,8 @@ class LoopbackServer:
         self.min_cache_tokens = min_cache_tokens
         self.clock = clock  # cache expiry clock (seconds)
         self.openai_prompt_details = True  # False: usage without prompt_tokens_details (Ollama)
+        self.reject_diagnostics = False  # True: a 400 naming `diagnostics`, like a proxy
+        self.anthropic_bodies: dict[str, dict[str, Any]] = {}  # message id → request body
         self.requests: list[RecordedRequest] = []
         self.sent_log: list[SentChunk] = []
         self.disconnects = 0
@@ -380,6 +383,9 @@ class LoopbackServer:
                     f"A maximum of 4 blocks with cache_control may be provided. Found {marks}."
                 )
                 return Status(400, self._error_body(request, 400, message))
+            if "diagnostics" in body and self.reject_diagnostics:
+                message = "diagnostics: Extra inputs are not permitted"
+                return Status(400, self._error_body(request, 400, message))
             return self._anthropic_reply(body)
         if request.method == "POST" and request.path == "/v1/messages/count_tokens":
             total = tokens_for(sum(len(text) for text, _ in anthropic_blocks(body)))
@@ -413,6 +419,14 @@ class LoopbackServer:
 
     def _anthropic_reply(self, body: dict[str, Any]) -> _Stream:
         chunks, cut = self._reply_chunks(body.get("messages") or [], body.get("max_tokens"))
+        message_id = f"msg_loopback_{len(self.anthropic_bodies) + 1}"
+        diagnostics = None
+        if isinstance(body.get("diagnostics"), dict):
+            previous = self.anthropic_bodies.get(
+                str(body["diagnostics"].get("previous_message_id"))
+            )
+            diagnostics = {"cache_miss_reason": anthropic_cache_miss(previous, body)}
+        self.anthropic_bodies[message_id] = body
         events = anthropic_events(
             chunks,
             self.anthropic_cache.usage(body, min_tokens=self.min_cache_tokens, now=self.clock()),
@@ -420,6 +434,8 @@ class LoopbackServer:
             stop_reason="max_tokens" if cut else "end_turn",
             error_after=None,
             model=str(body.get("model")),
+            message_id=message_id,
+            diagnostics=diagnostics,
         )
         return _Stream(events, self._delays(events))
 

@@ -40,9 +40,11 @@ def anthropic_events(
     stop_reason: str,
     error_after: int | None,
     model: str = "claude-loopback",
+    message_id: str = "msg_loopback",
+    diagnostics: dict[str, Any] | None = None,
 ) -> list[bytes]:
     message: dict[str, Any] = {
-        "id": "msg_loopback",
+        "id": message_id,
         "type": "message",
         "role": "assistant",
         "model": model,
@@ -51,6 +53,8 @@ def anthropic_events(
         "stop_sequence": None,
         "usage": {**usage, "output_tokens": 1},
     }
+    if diagnostics is not None:
+        message["diagnostics"] = diagnostics
     events = [
         _event("message_start", {"type": "message_start", "message": message}),
         _event(
@@ -324,3 +328,23 @@ def openai_prompt(body: dict[str, Any]) -> str:
 
 def _common_prefix(a: str, b: str) -> int:
     return len(os.path.commonprefix([a, b]))  # noqa: RUF071 - character-wise on purpose
+
+
+def anthropic_cache_miss(
+    previous: dict[str, Any] | None, body: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The ``diagnostics.cache_miss_reason`` the Messages API would report for ``body``
+    against the earlier request ``previous`` (None: that id is unknown): the first part of
+    the prefix that differs, tools → system → messages, or None when the prefix matches."""
+    if previous is None:
+        return {"type": "previous_message_not_found"}
+    prompt_tokens = tokens_for(sum(len(text) for text, _ in anthropic_blocks(previous)))
+    for field in ("model", "tools", "system"):
+        if previous.get(field) != body.get(field):
+            kind = {"model": "model_changed", "tools": "tools_changed", "system": "system_changed"}
+            return {"type": kind[field], "cache_missed_input_tokens": prompt_tokens}
+    before = [content_text(m.get("content")) for m in previous.get("messages") or []]
+    after = [content_text(m.get("content")) for m in body.get("messages") or []]
+    if after[: len(before)] != before:
+        return {"type": "messages_changed", "cache_missed_input_tokens": prompt_tokens}
+    return None

@@ -16,6 +16,7 @@ from chat_tui.providers.events import (
     Message,
     ProviderError,
     ProviderEvent,
+    ResponseInfo,
     Stop,
     SystemBlock,
     TextDelta,
@@ -89,9 +90,12 @@ async def test_cache_write_transcript(
 ) -> None:
     loopback.enqueue(SSE(fixture("anthropic_1_cache_write.sse")))
     events = await collect(provider)
-    assert [type(e) for e in events] == [Usage, TextDelta, TextDelta, TextDelta, Usage, Stop]
+    assert [type(e) for e in events] == [
+        ResponseInfo, Usage, TextDelta, TextDelta, TextDelta, Usage, Stop,
+    ]  # fmt: skip
     assert texts(events) == "Hello! I have read the style guide."
-    first = events[0]
+    assert isinstance(events[0], ResponseInfo) and events[0].id and events[0].model
+    first = events[1]
     assert isinstance(first, Usage)
     assert (first.input_tokens, first.cache_write_tokens, first.cache_read_tokens) == (21, 4312, 0)
     assert (first.cache_write_5m_tokens, first.cache_write_1h_tokens) == (0, 4312)

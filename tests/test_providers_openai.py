@@ -15,6 +15,7 @@ from chat_tui.providers.events import (
     Message,
     ProviderError,
     ProviderEvent,
+    ResponseInfo,
     Stop,
     SystemBlock,
     TextDelta,
@@ -95,8 +96,10 @@ def error(events: list[ProviderEvent]) -> ProviderError:
 async def test_openai_transcript(loopback: LoopbackServer, provider: OpenAICompatProvider) -> None:
     loopback.enqueue(SSE(fixture("openai_chat_include_usage.sse")))
     events = await collect(provider)
-    # the role-only first chunk and the empty finish chunk yield nothing
-    assert [type(e) for e in events] == [TextDelta, TextDelta, TextDelta, Usage, Stop]
+    # the role-only first chunk tells the response id; it and the empty finish chunk yield
+    # no text
+    assert [type(e) for e in events] == [ResponseInfo, TextDelta, TextDelta, TextDelta, Usage, Stop]
+    assert isinstance(events[0], ResponseInfo) and events[0].id
     assert texts(events) == ["Hello", " from the", " cache!"]
     total = usage(events)
     assert (total.input_tokens, total.cache_read_tokens, total.cache_write_tokens) == (

@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(parser)
     parser.add_argument("--continue", dest="resume", action="store_true",
                         help="resume the last conversation")  # fmt: skip
+    parser.add_argument("--keep-warm", action="store_true",
+                        help="while idle, re-read the cached prompt before its TTL runs out")  # fmt: skip
     sub = parser.add_subparsers(dest="command")
     for module in COMMANDS.values():
         _module(module).register(sub)

@@ -12,7 +12,10 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-FLAG_NAMES = ("provider", "model", "base_url", "ttl", "max_tokens", "read_timeout", "data_dir")
+FLAG_NAMES = (
+    "provider", "model", "base_url", "ttl", "max_tokens", "read_timeout", "data_dir", "budget",
+    "keep_warm",
+)  # fmt: skip
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
@@ -27,6 +30,8 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--read-timeout", type=float, metavar="S",
                         help="seconds without data before a stream counts as stalled")  # fmt: skip
     parser.add_argument("--data-dir", metavar="DIR", help="where conversations are stored")
+    parser.add_argument("--budget", type=float, metavar="USD",
+                        help="spending cap: refuse a request that could pass it")  # fmt: skip
 
 
 def flags_of(args: argparse.Namespace) -> dict[str, Any]:

@@ -71,7 +71,9 @@ class Conversation:
         header = f'<document name="{doc.name}">\n'
         return (
             SystemBlock(self.system_prompt),
-            SystemBlock(header + doc.text + "\n</document>", cache=True),
+            SystemBlock(
+                header + doc.text + "\n</document>", cache=True, label=f"document:{doc.name}"
+            ),
         )
 
     def prefix_hash(self) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
+from chat_tui.core.cache_doctor import Diagnosis
 from chat_tui.core.models import ModelInfo
 from chat_tui.core.pricing import Cost, turn_cost
 from chat_tui.providers.events import Usage
@@ -102,6 +103,7 @@ class TurnMetrics:
     tokens_per_s: float | None
     usage: Usage
     cost: Cost
+    diagnosis: Diagnosis | None = None  # the cache doctor's verdict, when a response came
 
     @classmethod
     def from_turn(
@@ -164,12 +166,14 @@ class CacheState:
     status: CacheStatus
     seconds_left: float | None
     ttl_s: float | None
+    assumed: bool = False  # warm by assumption: the server caches without reporting writes
 
 
 @dataclass(frozen=True)
 class _Entry:
     started_at: float
     ttl_s: float
+    assumed: bool = False
 
 
 class CacheClock:
@@ -181,14 +185,17 @@ class CacheClock:
         self._clock = clock
         self._entries: dict[CacheKey, _Entry] = {}
 
-    def record(self, key: CacheKey, ttl_s: float, started_at: float) -> None:
-        """Note a cache write or read. A record older than the one held is ignored (two
-        overlapping requests can finish out of order)."""
+    def record(
+        self, key: CacheKey, ttl_s: float, started_at: float, *, assumed: bool = False
+    ) -> None:
+        """Note a cache write or read (``assumed``: a turn on a server that caches without
+        reporting it). A record older than the one held is ignored (two overlapping requests
+        can finish out of order)."""
         if ttl_s <= 0:
             raise ValueError(f"ttl_s must be positive, got {ttl_s!r}")
         held = self._entries.get(key)
         if held is None or started_at >= held.started_at:
-            self._entries[key] = _Entry(started_at, ttl_s)
+            self._entries[key] = _Entry(started_at, ttl_s, assumed)
 
     def state(self, key: CacheKey) -> CacheState:
         entry = self._entries.get(key)
@@ -196,9 +203,10 @@ class CacheClock:
             return CacheState("cold", None, None)
         left = entry.started_at + entry.ttl_s - self._clock()
         if left <= 0:
-            return CacheState("expired", 0.0, entry.ttl_s)
+            return CacheState("expired", 0.0, entry.ttl_s, entry.assumed)
         threshold = min(EXPIRING_MAX_S, EXPIRING_FRACTION * entry.ttl_s)
-        return CacheState("expiring" if left <= threshold else "warm", left, entry.ttl_s)
+        status: CacheStatus = "expiring" if left <= threshold else "warm"
+        return CacheState(status, left, entry.ttl_s, entry.assumed)
 
     def forget(self, key: CacheKey) -> None:
         self._entries.pop(key, None)

@@ -71,11 +71,14 @@ def monthly_projection(
     requests_per_minute: float,
     ttl: str = "5m",
     days: float = 30,
+    hours_per_day: float = 24,
 ) -> Cost:
-    """Cost of ``days`` of steady traffic with caching (``usd``) and without (``uncached_usd``).
+    """Cost of ``days`` of steady traffic, ``hours_per_day`` a day, with caching (``usd``)
+    and without (``uncached_usd``).
 
     With caching, ``cached_tokens`` of each prompt are read from the cache. If requests come
-    at least once per TTL window the cache never expires: one write at the start, then
+    at least once per TTL window the cache never expires while traffic runs: one write at the
+    start (one a day when traffic stops for part of the day, longer than any TTL), then
     reads. If they come less often, every request writes the cache again. A cached prefix
     shorter than the model's minimum is never cached, so both figures are equal.
     """
@@ -84,16 +87,19 @@ def monthly_projection(
         raise ValueError("need 0 <= cached_tokens <= prompt_tokens and output_tokens >= 0")
     if requests_per_minute < 0 or days < 0:
         raise ValueError("requests_per_minute and days must not be negative")
+    if not 0 < hours_per_day <= 24:
+        raise ValueError("hours_per_day must be more than 0 and at most 24")
     if info is None:
         return UNKNOWN_COST
-    requests = requests_per_minute * 60 * 24 * days
+    requests = requests_per_minute * 60 * hours_per_day * days
     without = requests * (prompt_tokens * info.input + output_tokens * info.output) / PER_MILLION
     too_short = info.min_cache_tokens is not None and cached_tokens < info.min_cache_tokens
     if requests == 0 or cached_tokens == 0 or too_short:
         return Cost(without, without)
     # At least one request per TTL window keeps the cache alive: one write, then reads.
     expires_between = 60 / requests_per_minute > TTL_SECONDS[ttl]
-    writes = requests if expires_between else min(1.0, requests)
+    starts = 1.0 if hours_per_day >= 24 else max(1.0, math.ceil(days))
+    writes = requests if expires_between else min(starts, requests)
     per_request_rest = (prompt_tokens - cached_tokens) * info.input + output_tokens * info.output
     cached = _priced(
         (writes * cached_tokens, info.cache_write_price(ttl)),

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chat_tui.config import Settings
+from chat_tui.core import advisor
+from chat_tui.core.cache_doctor import Context, Diagnosis, Fingerprint, diagnose, fingerprint
 from chat_tui.core.conversation import Conversation, Exchange, Status
 from chat_tui.core.documents import (
     Document,
@@ -25,11 +27,12 @@ from chat_tui.core.documents import (
     load_document,
 )
 from chat_tui.core.faults import describe, host_of
+from chat_tui.core.keep_warm import KeepWarm
 from chat_tui.core.metrics import CacheClock, CacheKey, CacheState, Clock, TurnMetrics, TurnTimer
 from chat_tui.core.models import ModelInfo, lookup_model
 from chat_tui.core.pricing import Cost
 from chat_tui.core.sanitize import clean_text
-from chat_tui.errors import ChatTuiError
+from chat_tui.errors import BudgetError, ChatTuiError
 from chat_tui.providers.base import (
     Provider,
     ProviderKind,
@@ -39,11 +42,13 @@ from chat_tui.providers.base import (
 )
 from chat_tui.providers.events import (
     TTL_SECONDS,
+    CacheDiagnosis,
     CacheTTL,
     ChatRequest,
     ErrorKind,
     Message,
     ProviderError,
+    ResponseInfo,
     Stop,
     TextDelta,
     Usage,
@@ -56,6 +61,9 @@ CHECKPOINT_EVERY_S = 1.0
 # OpenAI-compatible servers do not say how long a prefix stays cached; OpenAI keeps it for
 # 5-10 minutes of inactivity. The clock shows the conservative end.
 AUTOMATIC_CACHE_TTL_S = 300.0
+# The TTL advisor looks at this much history.
+ADVISOR_WINDOW_S = 7 * 24 * 3600.0
+ADVISOR_MAX_TURNS = 50
 
 TextSink = Callable[[str], None]
 
@@ -83,12 +91,16 @@ class ChatSession:
         *,
         store: Store | None = None,
         clock: Clock = time.monotonic,
+        wall: Clock = time.time,
         provider_factory: Callable[[ProviderSettings], Provider] = make_provider,
         retry_hint: str = "press ctrl+r to retry",
+        budget_hint: str = "ctrl+p → Set spending budget",
     ) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock
+        self.wall = wall  # wall-clock seconds: what the cache doctor stores and compares
+        self.budget_hint = budget_hint
         self.cache_clock = CacheClock(clock)
         self.retry_hint = retry_hint
         self._factory = provider_factory
@@ -101,6 +113,18 @@ class ChatSession:
         self.document: DocumentInfo | None = None
         self.turns: list[TurnMetrics] = []
         self.session_cost = Cost(0.0, 0.0)
+        self.spent_usd = 0.0  # known costs this session (turns and pings): what the cap counts
+        self.budget_usd: float | None = settings.budget_usd
+        self.keep_warm = KeepWarm(
+            settings.keep_warm, settings.keep_warm_max, settings.keep_warm_lead_s
+        )
+        self.busy = False  # a turn is running
+        # The cache doctor's memory: the last request to each (provider, host), and the
+        # session's last request to any; the last request sent, for keep-warm pings.
+        self._priors: dict[tuple[str, str], Fingerprint | None] = {}
+        self._previous_any: Fingerprint | None = None
+        self._last_request: tuple[ChatRequest, CacheKey, Fingerprint] | None = None
+        self._sent_times: list[float] = []
 
     # -- provider, model, TTL ----------------------------------------------------------
 
@@ -270,7 +294,9 @@ class ChatSession:
     # -- a turn ----------------------------------------------------------------------------
 
     async def ask(self, text: str, on_text: TextSink) -> TurnResult:
-        """Ask a new question. The question is stored before anything is sent."""
+        """Ask a new question. The question is stored before anything is sent. Raises
+        BudgetError, before anything is stored or sent, when the turn could pass the cap."""
+        self.check_budget(self._preview(text))
         exchange = self.conversation.ask(text)
         self._ensure_stored()
         if self.store is not None and self.conversation.id is not None:
@@ -282,6 +308,7 @@ class ChatSession:
         exchange = self.conversation.last
         if exchange is None or exchange.status in ("pending", "streaming"):
             return None
+        self.check_budget(self._preview(None))
         if self.store is not None and exchange.answer_id is not None:
             self.store.delete_message(exchange.answer_id)
         exchange.answer, exchange.status, exchange.note, exchange.answer_id = (
@@ -294,10 +321,10 @@ class ChatSession:
 
     async def _run(self, exchange: Exchange, on_text: TextSink) -> TurnResult:
         provider = self.provider
-        request = self.conversation.build_request(
-            provider.model, ttl=self.ttl, max_tokens=self.settings.max_tokens,
-            provider=provider.kind,
-        )  # fmt: skip
+        request = self._request()
+        prior = self._prior(provider.kind, host_of(provider.base_url))
+        if prior is not None and prior.response_id and provider.kind == "anthropic":
+            request = replace(request, previous_response_id=prior.response_id)
         key = self.cache_key()
         conv_id = self.conversation.id
         if self.store is not None and conv_id is not None:
@@ -309,13 +336,19 @@ class ChatSession:
         usage = Usage()
         stop: Stop | None = None
         error: ProviderError | None = None
+        info = ResponseInfo()
+        server: CacheDiagnosis | None = None
         timer = TurnTimer(self.clock)
         status: Status = "failed"
         started = self.clock()
+        self.busy = True
+        self.keep_warm.new_stretch()
+        sent = self._fingerprint(request)
         try:
             client = await self.provider_client()
             # First-token latency runs from just before the request is sent.
             started = last_checkpoint = timer.start()
+            sent = replace(sent, sent_at=self.wall())
             async with contextlib.aclosing(client.stream(request)) as events:
                 async for event in events:
                     if isinstance(event, TextDelta):
@@ -335,6 +368,10 @@ class ChatSession:
                         stop = event
                     elif isinstance(event, ProviderError):
                         error = event
+                    elif isinstance(event, ResponseInfo):
+                        info = event
+                    elif isinstance(event, CacheDiagnosis):
+                        server = event
             if error is not None:
                 status = "interrupted" if parts or error.mid_stream else "failed"
             elif stop is not None:
@@ -348,9 +385,217 @@ class ChatSession:
             status = "stopped"
             raise
         finally:
+            self.busy = False
             timer.finish()
-            result = self._finish(exchange, parts, status, usage, error, timer, key, started)
+            diagnosis = self._after_request(request, key, sent, prior, usage, info, server)
+            result = self._finish(
+                exchange, parts, status, usage, error, timer, key, started, diagnosis
+            )
         return result
+
+    # -- the cache doctor ------------------------------------------------------------------
+
+    def _request(self, *, pending: str | None = None, preview: bool = False) -> ChatRequest:
+        """The request for the last exchange, or (``preview``) for asking ``pending`` next."""
+        conv = self.conversation
+        if preview:
+            conv = replace(conv, exchanges=[*conv.exchanges, Exchange(user=pending or "")])
+        return conv.build_request(
+            self.provider.model, ttl=self.ttl, max_tokens=self.settings.max_tokens,
+            provider=self.provider.kind,
+        )  # fmt: skip
+
+    def _preview(self, text: str | None) -> ChatRequest:
+        """The request a question (None: a retry of the last one) would send."""
+        if text is None:
+            return self._request()
+        return self._request(pending=text, preview=True)
+
+    @property
+    def automatic_cache(self) -> bool:
+        """True for servers that cache prefixes themselves (no breakpoints, no write fee)."""
+        return self.provider.kind != "anthropic"
+
+    def _prior(self, provider: str, host: str) -> Fingerprint | None:
+        """The last request to this provider and host: this session's, else the latest one
+        stored (so a new ``ask`` run compares with the previous run)."""
+        key = (provider, host)
+        if key not in self._priors:
+            found = None
+            if self.store is not None:
+                last = self.store.last_request_to(provider, host)
+                if last is not None and last[0].fingerprint is not None:
+                    found = Fingerprint.from_json(last[0].fingerprint)
+            self._priors[key] = found
+        return self._priors[key]
+
+    def _fingerprint(self, request: ChatRequest) -> Fingerprint:
+        ttl_s = float(TTL_SECONDS[request.cache_ttl])
+        if self.automatic_cache:
+            ttl_s = AUTOMATIC_CACHE_TTL_S
+        return fingerprint(
+            request, provider=self.provider.kind, host=host_of(self.provider.base_url),
+            sent_at=self.wall(), ttl_s=ttl_s,
+        )  # fmt: skip
+
+    def _after_request(
+        self,
+        request: ChatRequest,
+        key: CacheKey,
+        sent: Fingerprint,
+        prior: Fingerprint | None,
+        usage: Usage,
+        info: ResponseInfo,
+        server: CacheDiagnosis | None,
+    ) -> Diagnosis | None:
+        """Diagnose the request's cache outcome and remember it as the next one's prior.
+        Nothing to diagnose when no response came (no prompt figures)."""
+        if usage.input_tokens is None:
+            return None
+        model = self.model_info()
+        ctx = Context(
+            reported=self.cache_reported, automatic=self.automatic_cache, info=model,
+            ttl=request.cache_ttl, previous_any=self._previous_any, server=server,
+        )  # fmt: skip
+        diagnosis = diagnose(sent, prior, usage, ctx)
+        if usage.cache_write_tokens is None and usage.cache_read_tokens is not None:
+            cached = usage.prompt_tokens  # cached automatically, writes not reported
+        else:
+            cached = (usage.cache_read_tokens or 0) + (usage.cache_write_tokens or 0)
+        done = replace(
+            sent, cached_tokens=cached, prompt_tokens=usage.prompt_tokens, response_id=info.id
+        )
+        self._priors[(done.provider, done.host)] = done
+        self._previous_any = done
+        self._last_request = (request, key, done)
+        self._sent_times.append(done.sent_at)
+        return diagnosis
+
+    def _start_clock(self, key: CacheKey, usage: Usage, started: float, *, complete: bool) -> None:
+        """A write or read restarts the TTL. A server that caches automatically but reports
+        no writes holds the prefix after a complete turn all the same: warm, assumed."""
+        ttl_s = _cache_ttl_s(self.provider.kind, self.ttl, usage)
+        if (usage.cache_write_tokens or 0) + (usage.cache_read_tokens or 0) > 0:
+            self.cache_clock.record(key, ttl_s, started)
+        elif complete and usage.cache_write_tokens is None and usage.cache_read_tokens is not None:
+            self.cache_clock.record(key, ttl_s, started, assumed=True)
+
+    # -- advice: budget, TTL ----------------------------------------------------------------
+
+    def estimate_usd(self, request: ChatRequest) -> float | None:
+        """The most ``request`` can cost: the prompt by its expected cache class, the answer
+        at ``max_tokens``."""
+        if self.provider.kind == "ollama":
+            return 0.0
+        text = "".join(b.text for b in request.system) + "".join(m.text for m in request.messages)
+        prompt = estimate_tokens(text)
+        prior = self._prior(self.provider.kind, host_of(self.provider.base_url))
+        warm = self.cache_state().status in ("warm", "expiring")
+        read = (prior.cached_tokens or 0) if warm and prior is not None else 0
+        return advisor.estimate_request_usd(
+            self.model_info(), prompt_tokens=prompt, read_tokens=read,
+            write_tokens=0 if self.automatic_cache else prompt - read,
+            max_tokens=request.max_tokens, ttl=request.cache_ttl,
+            automatic=self.automatic_cache,
+        )  # fmt: skip
+
+    def check_budget(self, request: ChatRequest) -> advisor.BudgetCheck:
+        """Raise BudgetError when ``request`` could pass the cap; otherwise the check (which
+        may carry a one-time warning that the price is unknown)."""
+        check = advisor.check_budget(
+            self.budget_usd, self.spent_usd, self.estimate_usd(request), hint=self.budget_hint
+        )
+        if not check.allowed:
+            raise BudgetError(check.message or "over budget")
+        return check
+
+    def budget_status(self) -> tuple[str, bool] | None:
+        """(line, warn) for the panel; None without a cap."""
+        if self.budget_usd is None:
+            return None
+        if self.model_info() is None and self.provider.kind != "ollama":
+            return f"cannot cap: {self.model}'s price is unknown", True
+        spent, cap = self.spent_usd, self.budget_usd
+        return advisor.budget_line(cap, spent), spent >= advisor.BUDGET_WARN_FRACTION * cap
+
+    def ttl_advice(self) -> advisor.TtlAdvice | None:
+        """Whether the other TTL would have been cheaper for this user's gaps between turns
+        (this session plus recent stored history), for the current prompt prefix."""
+        if self.automatic_cache or not self.turns:
+            return None
+        last = self.turns[-1].usage
+        prefix = (last.cache_read_tokens or 0) + (last.cache_write_tokens or 0)
+        times = set(self._sent_times)
+        if self.store is not None:
+            since = self.wall() - ADVISOR_WINDOW_S
+            times |= set(self.store.recent_turn_times(since, provider=self.provider.kind))
+        recent = sorted(times)[-ADVISOR_MAX_TURNS:]
+        return advisor.advise_ttl(recent, prefix, self.model_info(), self.ttl)
+
+    # -- keep-warm --------------------------------------------------------------------------
+
+    def keep_warm_due(self) -> bool:
+        if self._last_request is None or self._last_request[1] != self.cache_key():
+            return False
+        return self.keep_warm.due(self.cache_state(), busy=self.busy)
+
+    async def keep_warm_ping(self) -> bool:
+        """Send one keep-warm ping now (the last request again, ``max_tokens`` 1). Never
+        raises for a provider fault: a failure is one line and ends this stretch's pings.
+        Returns True when the ping read the cache."""
+        if self._last_request is None:
+            return False
+        request, key, prior = self._last_request
+        request = replace(request, max_tokens=1, previous_response_id=None)
+        kw = self.keep_warm
+        try:
+            check = self.check_budget(request)
+        except BudgetError:
+            kw.stopped = "stopped: the next ping could pass the spending budget"
+            kw.last_line = kw.stopped
+            return False
+        del check
+        usage = Usage()
+        error: ProviderError | None = None
+        timer = TurnTimer(self.clock)
+        self.busy = True
+        try:
+            client = await self.provider_client()
+            started = timer.start()
+            sent_at = self.wall()
+            async with contextlib.aclosing(client.stream(request)) as events:
+                async for event in events:
+                    if isinstance(event, Usage):
+                        usage = usage.merged(event)
+                    elif isinstance(event, ProviderError):
+                        error = event
+        finally:
+            self.busy = False
+            timer.finish()
+        if error is not None:
+            kw.fail(describe(error, self.provider, retry_hint="it stops until the next turn"))
+            return False
+        provider = self.provider
+        info = self.model_info()
+        metrics = TurnMetrics.from_turn(provider.kind, provider.model, timer, usage, info, self.ttl)
+        read = usage.cache_read_tokens or 0
+        rewrite = advisor.estimate_request_usd(
+            info, prompt_tokens=read, read_tokens=0, write_tokens=read, max_tokens=0,
+            ttl=self.ttl, automatic=self.automatic_cache,
+        )  # fmt: skip
+        kw.record(metrics.cost.usd, rewrite)
+        self.session_cost = self.session_cost + metrics.cost
+        self.spent_usd += metrics.cost.usd or 0.0
+        self._start_clock(key, usage, started, complete=True)
+        pinged = replace(prior, sent_at=sent_at)
+        self._priors[(pinged.provider, pinged.host)] = pinged
+        self._last_request = (self._last_request[0], key, pinged)
+        if self.store is not None:
+            self.store.record_request(
+                "keep_warm", _turn_record(metrics, provider, pinged),
+                conversation_id=self.conversation.id,
+            )  # fmt: skip
+        return read > 0
 
     def _checkpoint(self, exchange: Exchange, parts: list[str], status: Status) -> None:
         exchange.answer = "".join(parts)
@@ -367,6 +612,7 @@ class ChatSession:
         timer: TurnTimer,
         key: CacheKey,
         started: float,
+        diagnosis: Diagnosis | None,
     ) -> TurnResult:
         text = "".join(parts)
         if usage.output_tokens is None and text:
@@ -376,6 +622,7 @@ class ChatSession:
         provider = self.provider
         info = lookup_model(provider.kind, provider.model, self.settings.model_overrides)
         metrics = TurnMetrics.from_turn(provider.kind, provider.model, timer, usage, info, self.ttl)
+        metrics = replace(metrics, diagnosis=diagnosis)
         cost = metrics.cost
         message = None
         if error is not None:
@@ -386,13 +633,14 @@ class ChatSession:
         exchange.status = status
         exchange.note = message
         self._checkpoint(exchange, parts, status)
+        sent = self._last_request[2] if self._last_request and diagnosis else None
         if self.store is not None and exchange.answer_id is not None:
-            self.store.record_turn(exchange.answer_id, _turn_record(metrics, provider))
-        if (usage.cache_write_tokens or 0) + (usage.cache_read_tokens or 0) > 0:
-            ttl_s = _cache_ttl_s(provider.kind, self.ttl, usage)
-            self.cache_clock.record(key, ttl_s, started)
+            record = _turn_record(metrics, provider, sent)
+            self.store.record_turn(exchange.answer_id, record)
+        self._start_clock(key, usage, started, complete=status == "complete")
         self.turns.append(metrics)
         self.session_cost = self.session_cost + cost
+        self.spent_usd += cost.usd or 0.0
         return TurnResult(status, metrics, message, error.kind if error else None)
 
 
@@ -408,10 +656,13 @@ def _cache_ttl_s(kind: str, ttl: CacheTTL, usage: Usage) -> float:
     return float(TTL_SECONDS[ttl])
 
 
-def _turn_record(metrics: TurnMetrics, provider: ProviderSettings) -> TurnRecord:
+def _turn_record(
+    metrics: TurnMetrics, provider: ProviderSettings, sent: Fingerprint | None = None
+) -> TurnRecord:
     from chat_tui.core.storage import TurnRecord
 
     u = metrics.usage
+    d = metrics.diagnosis
     return TurnRecord(
         provider=metrics.provider,
         model=metrics.model,
@@ -429,6 +680,14 @@ def _turn_record(metrics: TurnMetrics, provider: ProviderSettings) -> TurnRecord
         cost_usd=metrics.cost.usd,
         uncached_cost_usd=metrics.cost.uncached_usd,
         raw_usage=u.raw,
+        sent_at=sent.sent_at if sent else None,
+        response_id=sent.response_id if sent else None,
+        fingerprint=sent.to_json() if sent else None,
+        cache_status=d.status if d else None,
+        cache_miss_reason=d.reason if d else None,
+        cache_miss_detail=d.line() if d else None,
+        cache_missed_tokens=d.missed_tokens if d else None,
+        server_cache_miss_reason=d.server_reason if d else None,
     )
 
 

@@ -18,6 +18,7 @@ preceded by a Usage with output tokens estimated from the text received (``outpu
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
 
@@ -31,10 +32,12 @@ from chat_tui.providers._common import (
 )
 from chat_tui.providers.base import ProviderSettings
 from chat_tui.providers.events import (
+    CacheDiagnosis,
     ChatRequest,
     ErrorKind,
     ProviderError,
     ProviderEvent,
+    ResponseInfo,
     Stop,
     TextDelta,
     Usage,
@@ -42,11 +45,19 @@ from chat_tui.providers.events import (
 
 if TYPE_CHECKING:
     from anthropic import AsyncAnthropic
+    from anthropic.types import Message as SDKMessage
     from anthropic.types import MessageDeltaUsage
     from anthropic.types import Usage as SDKUsage
 
 MAX_BREAKPOINTS = 4  # the API rejects more cache_control blocks than this
 DEFAULT_HOST = "api.anthropic.com"
+# Hosts (base URLs) that answered a request with ``diagnostics`` with a 400 naming the field:
+# proxies, Bedrock or Vertex gateways. They get requests without it from then on.
+DIAGNOSTICS_REJECTED: set[str] = set()
+
+
+class _DiagnosticsRejected(Exception):
+    """The server refused the ``diagnostics`` field; the request goes again without it."""
 
 
 def cache_marks(request: ChatRequest) -> tuple[set[int], set[int]]:
@@ -103,6 +114,27 @@ def _start_usage(usage: SDKUsage) -> Usage:
         cache_read_tokens=usage.cache_read_input_tokens,
         raw=usage.model_dump(exclude_none=True),
     )
+
+
+def _start_events(message: SDKMessage) -> list[ProviderEvent]:
+    """The response id and model, and the server's cache-miss reason when it gave one."""
+    events: list[ProviderEvent] = [ResponseInfo(message.id or None, message.model or None)]
+    reason = message.diagnostics.cache_miss_reason if message.diagnostics else None
+    if reason is not None:
+        events.append(
+            CacheDiagnosis(reason.type, getattr(reason, "cache_missed_input_tokens", None))
+        )
+    events.append(_start_usage(message.usage))
+    return events
+
+
+def _names_diagnostics(exc: Exception) -> bool:
+    """True for a 400/422 whose message names the ``diagnostics`` field."""
+    import anthropic
+
+    if not isinstance(exc, anthropic.APIStatusError) or exc.status_code not in (400, 422):
+        return False
+    return "diagnostics" in f"{exc.api_message or ''} {exc.message}".lower()
 
 
 def _delta_usage(usage: MessageDeltaUsage) -> Usage:
@@ -188,16 +220,36 @@ class AnthropicProvider:
         return self._client
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ProviderEvent, None]:
+        """Stream one response. With ``previous_response_id`` the request asks for the
+        server's cache diagnostics; a host that rejects that field gets the request again
+        without it, and never again: a turn never fails over diagnostics."""
         if not self.settings.api_key:
             yield self._no_key()
             return
+        params = build_params(request)
+        host = self._where
+        if request.previous_response_id and host not in DIAGNOSTICS_REJECTED:
+            params["diagnostics"] = {"previous_message_id": request.previous_response_id}
+        try:
+            # aclosing: closing this stream (the stop key) closes the HTTP stream at once.
+            async with contextlib.aclosing(self._stream(params)) as events:
+                async for event in events:
+                    yield event
+        except _DiagnosticsRejected:
+            DIAGNOSTICS_REJECTED.add(host)
+            params.pop("diagnostics")
+            async with contextlib.aclosing(self._stream(params)) as events:
+                async for event in events:
+                    yield event
+
+    async def _stream(self, params: dict[str, Any]) -> AsyncGenerator[ProviderEvent, None]:
         client = self._get_client()
         chars = 0  # text received, for the estimate when the stream breaks
         output_reported = started = finished = False
         stop_reason: str | None = None
         error: ProviderError | None = None
         try:
-            async with client.messages.stream(**build_params(request)) as stream:
+            async with client.messages.stream(**params) as stream:
                 started = True
                 async for event in stream:
                     if event.type == "content_block_delta":
@@ -205,7 +257,8 @@ class AnthropicProvider:
                             chars += len(event.delta.text)
                             yield TextDelta(event.delta.text)
                     elif event.type == "message_start":
-                        yield _start_usage(event.message.usage)
+                        for start_event in _start_events(event.message):
+                            yield start_event
                     elif event.type == "message_delta":
                         stop_reason = event.delta.stop_reason or stop_reason
                         output_reported = True
@@ -214,6 +267,8 @@ class AnthropicProvider:
                         stop_reason = event.message.stop_reason or stop_reason
                         finished = True
         except Exception as exc:  # every provider or network fault becomes a ProviderError
+            if not started and "diagnostics" in params and _names_diagnostics(exc):
+                raise _DiagnosticsRejected from exc
             error = self._map_error(exc, started=started)
         if error is None and not finished:
             error = ProviderError(

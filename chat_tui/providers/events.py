@@ -19,10 +19,13 @@ TTL_SECONDS: dict[str, int] = {"5m": 300, "1h": 3600}
 
 @dataclass(frozen=True, slots=True)
 class SystemBlock:
-    """One block of system prompt. ``cache`` marks a cache breakpoint after this block."""
+    """One block of system prompt. ``cache`` marks a cache breakpoint after this block.
+    ``label`` says what the block is, for diagnostics: "" for the instruction,
+    ``document:NAME`` for a reference document."""
 
     text: str
     cache: bool = False
+    label: str = ""
 
 
 @dataclass(frozen=True, slots=True)

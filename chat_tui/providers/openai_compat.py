@@ -34,6 +34,7 @@ from chat_tui.providers.events import (
     ErrorKind,
     ProviderError,
     ProviderEvent,
+    ResponseInfo,
     Stop,
     TextDelta,
     Usage,
@@ -176,7 +177,7 @@ class OpenAICompatProvider:
             return
         client = self._get_client()
         chars = 0
-        started = output_reported = False
+        started = output_reported = told = False
         finish: str | None = None
         error: ProviderError | None = None
         try:
@@ -184,6 +185,9 @@ class OpenAICompatProvider:
             started = True
             async with stream:
                 async for chunk in stream:
+                    if not told:
+                        told = True
+                        yield ResponseInfo(chunk.id or None, chunk.model or None)
                     if chunk.usage is not None:
                         output_reported = chunk.usage.completion_tokens is not None
                         yield _usage(chunk.usage)
