@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from chat_tui.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_common, ms, open_store
 from chat_tui.cli.common import err as _err
+from chat_tui.errors import BudgetError
 
 if TYPE_CHECKING:
     from chat_tui.config import Settings
@@ -48,7 +49,9 @@ async def _ask(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_USAGE
 
     store = None if args.no_save else open_store(settings)
-    session = ChatSession(settings, store=store, retry_hint="run the command again")
+    session = ChatSession(
+        settings, store=store, retry_hint="run the command again", budget_hint="--budget"
+    )
     try:
         if args.doc:
             info = session.load_document(args.doc)
@@ -61,7 +64,13 @@ async def _ask(args: argparse.Namespace, settings: Settings) -> int:
             out.write(text)
             out.flush()
 
-        result = await session.ask(question, write)
+        try:
+            result = await session.ask(question, write)
+        except BudgetError as exc:
+            _err(f"chat-tui ask: {exc}")
+            return EXIT_FAILED
+        for notice in session.notices:
+            _err(f"warning: {notice}")
         answer = session.conversation.last.answer if session.conversation.last else ""
         if answer and not answer.endswith("\n"):
             write("\n")
@@ -79,6 +88,7 @@ def _report(args: argparse.Namespace, session: ChatSession, result: TurnResult) 
 
     m = result.metrics
     u = m.usage
+    d = m.diagnosis
     state = session.cache_state()
     ttl_left = state.seconds_left if state.status in ("warm", "expiring") else None
     if result.error:
@@ -99,6 +109,11 @@ def _report(args: argparse.Namespace, session: ChatSession, result: TurnResult) 
             "cost_usd": m.cost.usd,
             "uncached_cost_usd": m.cost.uncached_usd,
             "cache_ttl_s": None if ttl_left is None else round(ttl_left, 1),
+            "cache_status": d.status if d else None,
+            "cache_miss_reason": d.reason if d else None,
+            "cache_miss_detail": d.line() if d and d.reason else None,
+            "cache_missed_tokens": d.missed_tokens if d else None,
+            "server_cache_miss_reason": d.server_reason if d else None,
             "error": result.error,
         }
         _err(json.dumps(payload))
@@ -119,3 +134,5 @@ def _report(args: argparse.Namespace, session: ChatSession, result: TurnResult) 
     if ttl_left is not None:
         parts.append(f"cache {format_countdown(ttl_left)}")
     _err(" · ".join(parts))
+    if d is not None:
+        _err(f"cache {d.line()}")

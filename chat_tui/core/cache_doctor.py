@@ -206,14 +206,23 @@ class Context:
 
 
 def classify(
-    usage: Usage, *, expected_read: int | None, automatic: bool, min_tokens: int | None
+    usage: Usage,
+    *,
+    expected_read: int | None,
+    automatic: bool,
+    min_tokens: int | None,
+    diverged: bool = False,
 ) -> tuple[CacheStatus, bool]:
-    """The cache status of a response and whether its write is assumed (not reported)."""
+    """The cache status of a response and whether its write is assumed (not reported).
+    ``expected_read``: what the previous request left cached, when this one extends it;
+    ``diverged``: this request does not extend the previous one, so a read is partial."""
     read, write = usage.cache_read_tokens, usage.cache_write_tokens
     if read is None and write is None:
         return "unknown", False
     r, w = read or 0, write or 0
     if r > 0:
+        if diverged:
+            return "partial", False
         if expected_read is not None:
             slack = max(ROUNDING_TOKENS if automatic else 0, expected_read // 100)
             return ("partial" if r + slack < expected_read else "hit"), False
@@ -243,11 +252,13 @@ def diagnose(cur: Fingerprint, prev: Fingerprint | None, usage: Usage, ctx: Cont
     min_tokens = info.min_cache_tokens if info is not None else None
     within_ttl = prev is not None and cur.sent_at - prev.sent_at <= prev.ttl_s
     expected = None
-    if prev is not None and prev.cached_tokens and comparable(prev, cur):
+    extends = prev is not None and comparable(prev, cur)
+    if prev is not None and prev.cached_tokens and extends:
         expected = prev.cached_tokens if within_ttl else None
     status, assumed = classify(
-        usage, expected_read=expected, automatic=ctx.automatic, min_tokens=min_tokens
-    )
+        usage, expected_read=expected, automatic=ctx.automatic, min_tokens=min_tokens,
+        diverged=prev is not None and not extends,
+    )  # fmt: skip
     server = ctx.server
 
     def verdict(

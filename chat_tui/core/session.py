@@ -125,6 +125,9 @@ class ChatSession:
         self._previous_any: Fingerprint | None = None
         self._last_request: tuple[ChatRequest, CacheKey, Fingerprint] | None = None
         self._sent_times: list[float] = []
+        # One-line notices for the UI or CLI to show once (e.g. an uncappable price).
+        self.notices: list[str] = []
+        self._budget_warned = False
 
     # -- provider, model, TTL ----------------------------------------------------------
 
@@ -507,6 +510,9 @@ class ChatSession:
         )
         if not check.allowed:
             raise BudgetError(check.message or "over budget")
+        if check.message and not self._budget_warned:  # an unknown price: said once
+            self._budget_warned = True
+            self.notices.append(f"budget: {check.message}")
         return check
 
     def budget_status(self) -> tuple[str, bool] | None:
