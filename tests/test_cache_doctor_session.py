@@ -129,7 +129,7 @@ async def test_server_diagnostics_are_asked_for_and_shown_beside(
     await session.ask("What is a widget?", _sink)
     posts = _message_posts(server)
     assert "diagnostics" not in posts[0]  # no previous message yet
-    session.set_model("claude-opus-4-5")
+    session.set_model("claude-haiku-4-5-20251001")
     clocks.advance(10)
     result = await session.ask("And now?", _sink)
     posts = _message_posts(server)

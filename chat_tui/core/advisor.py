@@ -179,7 +179,17 @@ class Projection:
             ("uncached", f"{format_usd(c.uncached_usd)} a month"),
             (f"cached ({self.ttl})", f"{format_usd(c.usd)} a month"),
             ("saving", f"{format_usd(c.saving_usd)}{pct}"),
+            *([("note", note)] if (note := self.note()) else []),
         ]  # fmt: skip
+
+    def note(self) -> str | None:
+        """Why caching does not pay at this rate, and what would, when that is the case."""
+        if self.rpm <= 0 or 60 / self.rpm <= TTL_SECONDS[self.ttl]:
+            return None
+        text = f"at this rate the {self.ttl} cache expires between requests: each one writes it"
+        if self.ttl == "5m" and 60 / self.rpm <= TTL_SECONDS["1h"]:
+            text += "; a 1h TTL would keep it (--ttl 1h)"
+        return text
 
 
 def project(

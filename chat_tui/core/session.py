@@ -299,7 +299,7 @@ class ChatSession:
     async def ask(self, text: str, on_text: TextSink) -> TurnResult:
         """Ask a new question. The question is stored before anything is sent. Raises
         BudgetError, before anything is stored or sent, when the turn could pass the cap."""
-        self.check_budget(self._preview(text))
+        self.preflight(text)
         exchange = self.conversation.ask(text)
         self._ensure_stored()
         if self.store is not None and self.conversation.id is not None:
@@ -311,7 +311,7 @@ class ChatSession:
         exchange = self.conversation.last
         if exchange is None or exchange.status in ("pending", "streaming"):
             return None
-        self.check_budget(self._preview(None))
+        self.preflight(None)
         if self.store is not None and exchange.answer_id is not None:
             self.store.delete_message(exchange.answer_id)
         exchange.answer, exchange.status, exchange.note, exchange.answer_id = (
@@ -502,6 +502,12 @@ class ChatSession:
             automatic=self.automatic_cache,
         )  # fmt: skip
 
+    def preflight(self, text: str | None) -> None:
+        """Raise BudgetError when asking ``text`` (None: retrying the last question) could
+        pass the spending budget. Cheap: the UI calls it before showing anything."""
+        if self.budget_usd is not None:
+            self.check_budget(self._preview(text))
+
     def check_budget(self, request: ChatRequest) -> advisor.BudgetCheck:
         """Raise BudgetError when ``request`` could pass the cap; otherwise the check (which
         may carry a one-time warning that the price is unknown)."""
@@ -537,6 +543,23 @@ class ChatSession:
             times |= set(self.store.recent_turn_times(since, provider=self.provider.kind))
         recent = sorted(times)[-ADVISOR_MAX_TURNS:]
         return advisor.advise_ttl(recent, prefix, self.model_info(), self.ttl)
+
+    def projection_inputs(self) -> tuple[int, int, bool]:
+        """(prompt tokens, cacheable tokens, estimated) of the current prompt, for the monthly
+        projection: the last turn's figures, else the system prompt and document."""
+        if self.turns and self.turns[-1].usage.prompt_tokens is not None:
+            u = self.turns[-1].usage
+            prompt = u.prompt_tokens or 0
+            cached = (u.cache_read_tokens or 0) + (u.cache_write_tokens or 0)
+            if self.automatic_cache:
+                cached = prompt
+            return prompt, min(cached, prompt) or prompt, False
+        prefix = estimate_tokens(self.conversation.system_prompt)
+        counted = False
+        if self.document is not None:
+            prefix += self.document.tokens
+            counted = self.document.counted
+        return prefix, prefix, not counted
 
     # -- keep-warm --------------------------------------------------------------------------
 

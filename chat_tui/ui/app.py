@@ -25,6 +25,7 @@ from chat_tui.core.storage import Store
 from chat_tui.errors import ChatTuiError
 from chat_tui.providers.events import CacheTTL
 from chat_tui.ui.screens.chat import ChatScreen
+from chat_tui.ui.screens.projection import ProjectionScreen
 from chat_tui.ui.screens.prompt import PromptScreen
 from chat_tui.ui.themes import load_themes, theme_dirs, theme_variable_defaults
 
@@ -136,6 +137,16 @@ class ChatApp(App[int]):
                             chat.action_load_document)  # fmt: skip
         yield SystemCommand("Switch provider", "Cycle through the configured providers",
                             chat.action_toggle_provider)  # fmt: skip
+        keep_warm = "off" if self.session.keep_warm.enabled else "on"
+        yield SystemCommand(f"Keep-warm: turn {keep_warm}",
+                            "While idle, re-read the cached prompt shortly before it expires",
+                            chat.toggle_keep_warm)  # fmt: skip
+        yield SystemCommand("Set spending budget…",
+                            "Cap what this session may spend; over it, a turn is refused",
+                            self.action_set_budget)  # fmt: skip
+        yield SystemCommand("Monthly cost projection…",
+                            "What this prompt costs a month at N requests a minute",
+                            self.action_projection)  # fmt: skip
 
     def _set_ttl(self, ttl: CacheTTL) -> None:
         self.session.set_ttl(ttl)
@@ -155,6 +166,47 @@ class ChatApp(App[int]):
         self.push_screen(
             PromptScreen(f"Model for {self.session.provider.label}", self.session.model), chosen
         )
+
+    def action_set_budget(self) -> None:
+        current = self.session.budget_usd
+
+        def chosen(value: str | None) -> None:
+            if value is None:
+                return
+            if value.lower() in ("none", "off", "0"):
+                self.session.budget_usd = None
+                self.notify("Spending budget removed.")
+            else:
+                try:
+                    usd = float(value.lstrip("$"))
+                    if usd < 0:
+                        raise ValueError
+                except ValueError:
+                    self.notify(f"{value!r} is not an amount: type e.g. 2.50, or off",
+                                severity="error")  # fmt: skip
+                    return
+                self.session.budget_usd = usd
+                self.notify(f"Spending budget: ${usd:,.2f} for this session.")
+            self.chat.refresh_panel()
+
+        self.push_screen(
+            PromptScreen(
+                "Spending budget for this session in USD (off: no cap)",
+                "" if current is None else f"{current:g}",
+                placeholder="e.g. 2.50",
+            ),
+            chosen,
+        )
+
+    def action_projection(self) -> None:
+        s = self.session
+        prompt, cached, estimated = s.projection_inputs()
+        self.push_screen(
+            ProjectionScreen(
+                s.model_info(), model=s.model, prompt_tokens=prompt, cached_tokens=cached,
+                ttl=s.ttl, estimated=estimated,
+            )
+        )  # fmt: skip
 
     def action_copy_last(self) -> None:
         last = self.session.conversation.last
@@ -202,6 +254,7 @@ def make_app(
     doc: str | None = None,
     resume: bool = False,
     clock: Clock = time.monotonic,
+    wall: Clock = time.time,
     store: Store | None = None,
     prefs: Prefs | None = None,
 ) -> ChatApp:
@@ -212,5 +265,5 @@ def make_app(
             store = Store.open(settings.data_dir / "chat-tui.db")
         except ChatTuiError as exc:
             notices.append(f"{exc} (conversations will not be saved)")
-    session = ChatSession(settings, store=store, clock=clock)
+    session = ChatSession(settings, store=store, clock=clock, wall=wall)
     return ChatApp(session, prefs=prefs or Prefs.load(), doc=doc, resume=resume, notices=notices)

@@ -19,6 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
@@ -44,6 +45,8 @@ No provider is configured or reachable yet. Set one up, then restart chat-tui:
               export OPENAI_BASE_URL=http://localhost:8000/v1
 
 Then: chat-tui --provider anthropic|openai|ollama, or ctrl+t to switch here."""
+
+KEEP_WARM_TICK_S = 1.0
 
 TurnRunner = Callable[[Callable[[str], None]], Awaitable[TurnResult | None]]
 
@@ -96,6 +99,7 @@ class ChatScreen(Screen[None]):
         self.started = False  # set once the start-up work (resume, document) is done
         self._turn: Worker[None] | None = None
         self._answer: AssistantMessage | None = None
+        self._keep_warm_timer: Timer | None = None
 
     # -- layout ------------------------------------------------------------------------
 
@@ -141,6 +145,8 @@ class ChatScreen(Screen[None]):
         # After the first frame: import the SDK off the event loop, check the setup.
         self.call_after_refresh(self.warm_up)
         self.call_after_refresh(self.probe_setup)
+        if self.session.keep_warm.enabled:
+            self.start_keep_warm()
         self.started = True
 
     def _load_document_now(self, path: str) -> None:
@@ -200,6 +206,12 @@ class ChatScreen(Screen[None]):
                 ttft_history=tuple(t.ttft_s for t in s.turns),
                 cache_reported=s.cache_reported,
                 ttl_label=s.ttl,
+                advice=advice.line() if (advice := s.ttl_advice()) else None,
+                keep_warm=s.keep_warm.summary()
+                if s.keep_warm.enabled or s.keep_warm.pings
+                else None,
+                keep_warm_last=s.keep_warm.last_line,
+                budget=s.budget_status(),
             )
         )
         if self.sub_title != s.conversation.title:
@@ -215,12 +227,25 @@ class ChatScreen(Screen[None]):
                         severity="warning")  # fmt: skip
             return  # the text stays in the input
         text = event.text
+        if not self._within_budget(text):
+            return  # the text stays in the input
         event.input.load_text("")
         self.prefs.remember_prompt(text)
         self.prefs.save()
         self._remove_setup()
         self.pane.add_user(text)
         self._start(lambda sink: self.session.ask(text, sink))
+
+    def _within_budget(self, text: str | None) -> bool:
+        """Refuse, in one line and before anything is shown or sent, a turn that could pass
+        the spending budget (``text`` None: a retry of the last question)."""
+        try:
+            self.session.preflight(text)
+        except ChatTuiError as exc:
+            self.notify(str(exc), title="Budget", severity="error", timeout=8)
+            self.refresh_panel()
+            return False
+        return True
 
     def _start(self, runner: TurnRunner) -> None:
         answer = self.pane.start_assistant()
@@ -246,11 +271,17 @@ class ChatScreen(Screen[None]):
         else:
             if result is not None:
                 self._show_result(answer, result)
+        for notice in self.session.notices:
+            self.pane.add_notice(notice, severity="warning")
+        self.session.notices.clear()
         self.refresh_panel()
 
     def _show_result(self, answer: AssistantMessage, result: TurnResult) -> None:
         if result.status == "complete":
-            answer.finish("complete")
+            d = result.metrics.diagnosis
+            # A dim line under the answer when the cache missed, and why.
+            note = f"cache {d.line()}" if d and d.status not in ("hit", "unknown") else None
+            answer.finish("complete", note=note)
         elif result.status == "interrupted":
             tokens = result.metrics.usage.output_tokens or 0
             answer.finish("interrupted", note=f"interrupted — {tokens:,} tokens received",
@@ -266,6 +297,8 @@ class ChatScreen(Screen[None]):
 
     async def action_retry(self) -> None:
         if self.streaming or self.session.conversation.last is None:
+            return
+        if not self._within_budget(None):
             return
         if self._answer is not None:
             await self._answer.remove()
@@ -341,6 +374,36 @@ class ChatScreen(Screen[None]):
         for line in notices:
             pane.add_notice(line, severity="warning")
         pane.scroll_to_latest()
+        self.refresh_panel()
+
+    # -- keep-warm ---------------------------------------------------------------------
+
+    def start_keep_warm(self) -> None:
+        """Check once a second, while idle, whether the cache needs a ping (cheap: a clock
+        read and a few comparisons)."""
+        if self._keep_warm_timer is None:
+            self._keep_warm_timer = self.set_interval(KEEP_WARM_TICK_S, self.keep_warm_tick)
+
+    def keep_warm_tick(self) -> None:
+        if not self.streaming and self.session.keep_warm_due():
+            self.keep_warm_ping()
+
+    @work(group="keep-warm", exclusive=True, exit_on_error=False)
+    async def keep_warm_ping(self) -> None:
+        await self.session.keep_warm_ping()
+        self.refresh_panel()
+
+    def toggle_keep_warm(self) -> None:
+        kw = self.session.keep_warm
+        kw.enabled = not kw.enabled
+        kw.new_stretch()
+        if kw.enabled:
+            self.start_keep_warm()
+        self.notify(
+            f"Keep-warm {'on' if kw.enabled else 'off'}"
+            + (f": a ping {kw.lead_s:g} s before the cache expires, at most {kw.max_pings} "
+               "per idle stretch" if kw.enabled else "")
+        )  # fmt: skip
         self.refresh_panel()
 
     # -- background work ---------------------------------------------------------------

@@ -60,6 +60,10 @@ class PanelData:
     ttft_history: tuple[float | None, ...]  # first-token latency per turn, seconds
     cache_reported: bool  # False for Ollama: cache figures are unknown
     ttl_label: str  # "5m" or "1h": the TTL the requests ask for
+    advice: str | None = None  # the TTL advisor's line, when the other TTL would save money
+    keep_warm: str | None = None  # keep-warm's running totals; None when off and never used
+    keep_warm_last: str | None = None  # the last ping (or its failure) in one line
+    budget: tuple[str, bool] | None = None  # (spent of cap, past 80 %); None without a cap
 
 
 # -- formatting (pure) ------------------------------------------------------------------------
@@ -148,7 +152,31 @@ def sparkline(values: Sequence[float | None], width: int) -> str:
 
 def cache_line(state: CacheState) -> Content:
     """The one-line cache status (colour comes from the widget's ``-<status>`` class)."""
-    return Content(CACHE_WORDS[state.status].format(format_countdown(state.seconds_left)))
+    line = CACHE_WORDS[state.status].format(format_countdown(state.seconds_left))
+    if state.assumed and state.status in ("warm", "expiring"):
+        line += " (assumed)"
+    return Content(line)
+
+
+ASSUMED_NOTE = "assumed: the server caches automatically and does not report writes"
+DIAGNOSIS_STYLES = {"hit": "$cache-read", "partial": "$warning", "write": "$warning",
+                    "none": "$foreground-muted", "unknown": "$foreground-muted"}  # fmt: skip
+
+
+def doctor_section(data: PanelData | None) -> Content:
+    """Why the last turn did or did not read the cache; keep-warm and the TTL advisor."""
+    rows: list[Content] = []
+    last = data.last if data else None
+    diagnosis = last.diagnosis if last is not None else None
+    if diagnosis is not None and diagnosis.status != "unknown":
+        rows.append(Content.styled(diagnosis.line(), DIAGNOSIS_STYLES[diagnosis.status]))
+    if data is not None and data.advice:
+        rows.append(Content.styled(f"advice: {data.advice}", "$accent"))
+    if data is not None and data.keep_warm is not None:
+        rows.append(_row("keep-warm", data.keep_warm))
+        if data.keep_warm_last:
+            rows.append(Content.styled(data.keep_warm_last, "$foreground-muted"))
+    return _lines(rows)
 
 
 # -- section builders (pure: data in, Content out) ----------------------------------------
@@ -217,17 +245,23 @@ def split_section(last: TurnMetrics | None) -> Content:
     return _lines(rows)
 
 
-def cost_section(last: TurnMetrics | None, session: Cost) -> Content:
+def cost_section(
+    last: TurnMetrics | None, session: Cost, budget: tuple[str, bool] | None = None
+) -> Content:
     turn_usd = last.cost.usd if last is not None else None
     saving = session.saving_usd
     pct = format_percent(saving, session.uncached_usd)
     saved = format_usd(saving) + (f" ({pct})" if pct and saving is not None else "")
-    return _lines([
+    rows = [
         _row("this turn", format_usd(turn_usd), "$cost"),
         _row("session", format_usd(session.usd), "$cost"),
         _row("uncached", format_usd(session.uncached_usd)),
         _row("saved", saved, "$cache-read" if saving is not None and saving > 0 else ""),
-    ])  # fmt: skip
+    ]
+    if budget is not None:
+        line, warn = budget
+        rows.append(_row("budget", ("⚠ " if warn else "") + line, "$warning" if warn else ""))
+    return _lines(rows)
 
 
 def latency_caption(history: Sequence[float | None]) -> Content:
@@ -325,6 +359,7 @@ class MetricsPanel(VerticalScroll, can_focus=False):
         self._split = Static(id="prompt-split", markup=False)
         self._cache = Static(id="cache-state", markup=False)
         self._ttl = Static(id="cache-ttl", markup=False)
+        self._doctor = Static(id="cache-doctor", markup=False)
         self._cost = Static(id="cost", markup=False)
         self._spark = LatencySparkline((), id="latency-sparkline")
         self._latency = Static(id="latency-caption", markup=False)
@@ -338,7 +373,7 @@ class MetricsPanel(VerticalScroll, can_focus=False):
             ("Provider", [self._provider]),
             ("Document", [self._document]),
             ("Last turn", [self._turn, self._bar, self._split]),
-            ("Cache", [self._cache, self._ttl]),
+            ("Cache", [self._cache, self._ttl, self._doctor]),
             ("Cost", [self._cost]),
             ("First-token latency", [self._spark, self._latency]),
         ]
@@ -367,6 +402,10 @@ class MetricsPanel(VerticalScroll, can_focus=False):
         shown = (status, content.plain)
         if shown == self._shown:
             return
+        assumed = content.plain.endswith("(assumed)")
+        if self._shown is None or self._shown[1].endswith("(assumed)") != assumed:
+            ttl = f"requests ask for {data.ttl_label}" if data else ""
+            self._ttl.update(f"{ASSUMED_NOTE}" if assumed else ttl)
         status_changed = self._shown is None or self._shown[0] != status
         self._shown = shown
         if status_changed:
@@ -391,7 +430,13 @@ class MetricsPanel(VerticalScroll, can_focus=False):
         self._split.display = last is not None
         self._ttl.update(f"requests ask for {data.ttl_label}" if data and reported else "")
         self._ttl.display = reported
-        self._cost.update(cost_section(last, data.session_cost if data else UNKNOWN_COST))
+        doctor = doctor_section(data)
+        self._doctor.update(doctor)
+        self._doctor.display = bool(doctor.plain)
+        self._cost.update(
+            cost_section(last, data.session_cost if data else UNKNOWN_COST,
+                         data.budget if data else None)
+        )  # fmt: skip
         self._spark.set_values(history)
         self._latency.update(latency_caption(history))
         self._shown = None  # cache_reported may have changed: redraw the cache line
