@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -133,6 +134,16 @@ def test_database_at_migration_1_with_data_opens_after_upgrade(tmp_path: Path) -
         upgraded = store.load_conversation(1)
         assert upgraded.document == doc
         assert upgraded.messages[-1].document_sha256 == doc.sha256
+        # m004: old turns have no cache-doctor record; new requests are stored beside them
+        assert metrics.cache_status is None and metrics.fingerprint is None
+        assert store.last_request_to("anthropic", metrics.base_url_host) is None
+        ping = replace(metrics, sent_at=200.0, fingerprint={"v": 1}, cache_status="hit")
+        store.record_request("keep_warm", ping, conversation_id=1)
+        found = store.last_request_to(metrics.provider, metrics.base_url_host)
+        assert found is not None and found[1] == 1
+        assert found[0].fingerprint == {"v": 1} and found[0].cache_status == "hit"
+        with pytest.raises(ValueError, match="unknown message request kind"):
+            store.record_request("chat", ping)
 
     conn = connect(path)
     assert applied_migrations(conn) == ALL_NAMES

@@ -105,3 +105,17 @@ def test_provider_error(snap_compare: Any, server: LoopbackServer, tmp_path: Pat
         await _ask(pilot, "And again")
 
     assert snap_compare(_app(server, tmp_path), terminal_size=SIZE, run_before=run)
+
+
+def test_monthly_projection_view(snap_compare: Any, server: LoopbackServer, tmp_path: Path) -> None:
+    async def run(pilot: Any) -> None:
+        await _ready(pilot)
+        server.enqueue(SSE(anthropic_sse(["Noted."], input_tokens=18, cache_write=6400)))
+        await _ask(pilot, "Remember this.")
+        pilot.app.action_projection()
+        await pilot.pause()
+        screen = pilot.app.screen
+        screen.query_one("#projection-rpm").value = "0.1"  # the cache expires between requests
+        await pilot.pause()
+
+    assert snap_compare(_app(server, tmp_path), terminal_size=SIZE, run_before=run)

@@ -133,6 +133,6 @@ def _report(args: argparse.Namespace, session: ChatSession, result: TurnResult) 
     ]
     if ttl_left is not None:
         parts.append(f"cache {format_countdown(ttl_left)}")
+    if d is not None and d.status != "unknown":
+        parts.append(f"cache {d.line()}")
     _err(" · ".join(parts))
-    if d is not None:
-        _err(f"cache {d.line()}")

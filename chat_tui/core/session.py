@@ -118,7 +118,7 @@ class ChatSession:
         self.keep_warm = KeepWarm(
             settings.keep_warm, settings.keep_warm_max, settings.keep_warm_lead_s
         )
-        self.busy = False  # a turn is running
+        self._inflight = 0  # requests running now (a turn, a keep-warm ping)
         # The cache doctor's memory: the last request to each (provider, host), and the
         # session's last request to any; the last request sent, for keep-warm pings.
         self._priors: dict[tuple[str, str], Fingerprint | None] = {}
@@ -344,7 +344,7 @@ class ChatSession:
         timer = TurnTimer(self.clock)
         status: Status = "failed"
         started = self.clock()
-        self.busy = True
+        self._inflight += 1
         self.keep_warm.new_stretch()
         sent = self._fingerprint(request)
         try:
@@ -388,7 +388,7 @@ class ChatSession:
             status = "stopped"
             raise
         finally:
-            self.busy = False
+            self._inflight -= 1
             timer.finish()
             diagnosis = self._after_request(request, key, sent, prior, usage, info, server)
             result = self._finish(
@@ -563,6 +563,11 @@ class ChatSession:
 
     # -- keep-warm --------------------------------------------------------------------------
 
+    @property
+    def busy(self) -> bool:
+        """True while a turn or a ping is running."""
+        return self._inflight > 0
+
     def keep_warm_due(self) -> bool:
         if self._last_request is None or self._last_request[1] != self.cache_key():
             return False
@@ -587,7 +592,7 @@ class ChatSession:
         usage = Usage()
         error: ProviderError | None = None
         timer = TurnTimer(self.clock)
-        self.busy = True
+        self._inflight += 1
         try:
             client = await self.provider_client()
             started = timer.start()
@@ -599,7 +604,7 @@ class ChatSession:
                     elif isinstance(event, ProviderError):
                         error = event
         finally:
-            self.busy = False
+            self._inflight -= 1
             timer.finish()
         if error is not None:
             kw.fail(describe(error, self.provider, retry_hint="it stops until the next turn"))
