@@ -347,3 +347,19 @@ def test_settings_read_the_new_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     with pytest.raises(ConfigError, match="keep_warm must be true or false"):
         load_settings()
     assert replace(s, budget_usd=None).budget_usd is None
+
+
+async def test_keep_warm_stops_before_the_budget_would_be_passed(
+    server: LoopbackServer, clocks: Clocks, tmp_path: Path
+) -> None:
+    session = _session(server, clocks, keep_warm=True, budget_usd=1.0)
+    session.load_document(_doc(tmp_path))
+    await session.ask("What is a widget?", _sink)
+    posts = len(_message_posts(server))
+    session.budget_usd = session.spent_usd + 0.00001  # less than one ping's read
+    clocks.advance(275)
+    assert session.keep_warm_due()
+    assert not await session.keep_warm_ping()
+    assert len(_message_posts(server)) == posts  # nothing sent
+    assert session.keep_warm.stopped == "stopped: the next ping could pass the spending budget"
+    assert not session.keep_warm_due()

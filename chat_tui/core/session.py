@@ -398,21 +398,15 @@ class ChatSession:
 
     # -- the cache doctor ------------------------------------------------------------------
 
-    def _request(self, *, pending: str | None = None, preview: bool = False) -> ChatRequest:
-        """The request for the last exchange, or (``preview``) for asking ``pending`` next."""
+    def _request(self, next_question: str | None = None) -> ChatRequest:
+        """The request for the last exchange, or the one asking ``next_question`` would send."""
         conv = self.conversation
-        if preview:
-            conv = replace(conv, exchanges=[*conv.exchanges, Exchange(user=pending or "")])
+        if next_question is not None:
+            conv = replace(conv, exchanges=[*conv.exchanges, Exchange(user=next_question)])
         return conv.build_request(
             self.provider.model, ttl=self.ttl, max_tokens=self.settings.max_tokens,
             provider=self.provider.kind,
         )  # fmt: skip
-
-    def _preview(self, text: str | None) -> ChatRequest:
-        """The request a question (None: a retry of the last one) would send."""
-        if text is None:
-            return self._request()
-        return self._request(pending=text, preview=True)
 
     @property
     def automatic_cache(self) -> bool:
@@ -506,7 +500,7 @@ class ChatSession:
         """Raise BudgetError when asking ``text`` (None: retrying the last question) could
         pass the spending budget. Cheap: the UI calls it before showing anything."""
         if self.budget_usd is not None:
-            self.check_budget(self._preview(text))
+            self.check_budget(self._request(text))
 
     def check_budget(self, request: ChatRequest) -> advisor.BudgetCheck:
         """Raise BudgetError when ``request`` could pass the cap; otherwise the check (which
@@ -583,12 +577,11 @@ class ChatSession:
         request = replace(request, max_tokens=1, previous_response_id=None)
         kw = self.keep_warm
         try:
-            check = self.check_budget(request)
+            self.check_budget(request)
         except BudgetError:
             kw.stopped = "stopped: the next ping could pass the spending budget"
             kw.last_line = kw.stopped
             return False
-        del check
         usage = Usage()
         error: ProviderError | None = None
         timer = TurnTimer(self.clock)
