@@ -27,6 +27,7 @@ from chat_tui.core.documents import (
 from chat_tui.core.faults import describe, host_of
 from chat_tui.core.metrics import CacheClock, CacheKey, CacheState, Clock, TurnMetrics, TurnTimer
 from chat_tui.core.models import ModelInfo, lookup_model
+from chat_tui.core.observer import RequestObserver, observer_for, request_record
 from chat_tui.core.pricing import Cost
 from chat_tui.core.sanitize import clean_text
 from chat_tui.errors import ChatTuiError
@@ -44,6 +45,7 @@ from chat_tui.providers.events import (
     ErrorKind,
     Message,
     ProviderError,
+    ResponseInfo,
     Stop,
     TextDelta,
     Usage,
@@ -101,6 +103,7 @@ class ChatSession:
         self.document: DocumentInfo | None = None
         self.turns: list[TurnMetrics] = []
         self.session_cost = Cost(0.0, 0.0)
+        self.observer: RequestObserver | None = observer_for(settings)  # telemetry, when on
 
     # -- provider, model, TTL ----------------------------------------------------------
 
@@ -309,6 +312,7 @@ class ChatSession:
         usage = Usage()
         stop: Stop | None = None
         error: ProviderError | None = None
+        response: ResponseInfo | None = None
         timer = TurnTimer(self.clock)
         status: Status = "failed"
         started = self.clock()
@@ -335,6 +339,8 @@ class ChatSession:
                         stop = event
                     elif isinstance(event, ProviderError):
                         error = event
+                    elif isinstance(event, ResponseInfo):
+                        response = event
             if error is not None:
                 status = "interrupted" if parts or error.mid_stream else "failed"
             elif stop is not None:
@@ -350,6 +356,10 @@ class ChatSession:
         finally:
             timer.finish()
             result = self._finish(exchange, parts, status, usage, error, timer, key, started)
+            if self.observer is not None:
+                self.observer(
+                    request_record(result, provider, request, stop, response, "".join(parts))
+                )
         return result
 
     def _checkpoint(self, exchange: Exchange, parts: list[str], status: Status) -> None:
