@@ -11,10 +11,8 @@ import io
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from rich.console import Console
@@ -22,7 +20,7 @@ from rich.console import Console
 from chat_tui.cli import main
 from chat_tui.core import storage
 from chat_tui.core.pricing import BATCH_DISCOUNT, turn_cost
-from chat_tui.core.storage import Store, TurnRecord
+from chat_tui.core.storage import Store
 from chat_tui.core.usage import (
     SinceError,
     bar,
@@ -32,20 +30,7 @@ from chat_tui.core.usage import (
 )
 from chat_tui.core.usage_table import usage_csv, usage_renderable
 from chat_tui.providers.events import Usage
-
-DAY1 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC).timestamp()
-DAY2 = datetime(2026, 11, 21, 9, 30, tzinfo=UTC).timestamp()
-SONNET = "claude-sonnet-4-5"
-
-
-def turn(**changes: object) -> TurnRecord:
-    base = TurnRecord(
-        provider="anthropic", model=SONNET, base_url_host="api.anthropic.com", ttft_s=None,
-        total_s=1.0, tokens_per_s=None, input_tokens=0, cache_write_tokens=0,
-        cache_write_5m_tokens=0, cache_write_1h_tokens=0, cache_read_tokens=0, output_tokens=0,
-        output_estimated=False, cost_usd=None, uncached_cost_usd=None, raw_usage=None,
-    )  # fmt: skip
-    return replace(base, **changes)  # type: ignore[arg-type]
+from tests.usage_data import DAY2, SONNET, fill
 
 
 @pytest.fixture
@@ -58,44 +43,9 @@ def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-def filled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, utc: None) -> Iterator[Path]:
+def filled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, utc: None) -> Path:
     """Two days of requests in the default data directory (CHAT_TUI_DATA_DIR = tmp/data)."""
-    path = tmp_path / "data" / "chat-tui.db"
-    now = [DAY1]
-    monkeypatch.setattr(storage, "time", SimpleNamespace(time=lambda: now[0]))
-    with Store.open(path) as store:
-        spec = store.create_conversation("Spec questions")
-        other = store.create_conversation("Mystery model")
-
-        def chat(conv: int, at: float, record: TurnRecord) -> None:
-            now[0] = at
-            store.add_message(conv, "user", "q")
-            answer = store.add_message(conv, "assistant", "a")
-            store.record_turn(answer, record)
-
-        # day 1: a cold 5-minute write, then a warm read that writes 2,000 tokens for an hour
-        chat(spec, DAY1, turn(input_tokens=100, cache_write_tokens=10_000,
-                              cache_write_5m_tokens=10_000, output_tokens=500, ttft_s=1.2,
-                              cost_usd=0.05, uncached_cost_usd=0.04))  # fmt: skip
-        chat(spec, DAY1 + 60, turn(input_tokens=50, cache_write_tokens=2000,
-                                   cache_write_1h_tokens=2000, cache_read_tokens=10_000,
-                                   output_tokens=300, ttft_s=0.4, cost_usd=0.02,
-                                   uncached_cost_usd=0.05))  # fmt: skip
-        # day 2: a model with no known price, a keep-warm ping and a batch request
-        chat(other, DAY2, turn(provider="openai", model="my-mystery", input_tokens=1000,
-                               cache_write_tokens=None, cache_write_5m_tokens=None,
-                               cache_write_1h_tokens=None, cache_read_tokens=None,
-                               output_tokens=100, ttft_s=0.8))  # fmt: skip
-        now[0] = DAY2 + 10
-        store.record_request("keep_warm", turn(input_tokens=5, cache_read_tokens=12_000,
-                                               output_tokens=1, ttft_s=0.3, cost_usd=0.004,
-                                               uncached_cost_usd=0.04), conversation_id=spec)  # fmt: skip
-        now[0] = DAY2 + 20
-        store.record_request("batch", turn(input_tokens=1000, output_tokens=1000, cost_usd=0.01,
-                                           uncached_cost_usd=0.01), batch_id="msgbatch_1",
-                             custom_id="q1")  # fmt: skip
-    monkeypatch.setattr(storage, "time", time)
-    yield path
+    return fill(tmp_path / "data" / "chat-tui.db", monkeypatch)
 
 
 def rows(path: Path, since: float | None = None) -> list[storage.UsageRow]:
@@ -228,19 +178,29 @@ def test_table_shows_every_column_the_total_and_the_daily_bars(filled: Path) -> 
     report = build_report(rows(filled), "day")
     console = Console(width=240, record=True, color_system=None)
     console.print(usage_renderable(report))
-    text = console.export_text()
-    for heading in ("requests", "input", "write 5m", "write 1h", "read", "output", "hit rate",
-                    "TTFT warm", "TTFT cold", "cost", "uncached", "saving", "unpriced",
-                    "daily cost", "daily hit rate"):  # fmt: skip
-        assert heading in text
-    total_line = next(line for line in text.splitlines() if line.startswith("│total"))
-    assert "22,000" in total_line and "60.8%" in total_line and "$0.078" in total_line
-    assert (
-        "350 ms" in total_line
-        and "1,000 ms" in total_line
-        and total_line.endswith("│ ▅█            │")
+    lines = console.export_text().splitlines()
+    head = " ".join(lines[1].split() + lines[2].split())
+    assert head == (
+        "write write hit TTFT TTFT no daily daily day kind requests input 5m 1h read output "
+        "rate warm cold cost uncached saving price cost hit rate"
     )
-    assert "no known price" in text and "my-mystery" in text
+    day1 = lines[4].split()
+    assert day1[:14] == ["2026-11-20", "chat", "2", "150", "10,000", "2,000", "10,000", "800",
+                         "45.1%", "400", "ms", "1,200", "ms", "$0.065"]  # fmt: skip
+    total = next(line for line in lines if line.startswith("total"))
+    assert total.split()[:16] == [
+        "total", "all", "5", "2,155", "10,000", "2,000", "22,000", "1,901", "60.8%", "350", "ms",
+        "1,000", "ms", "$0.078", "$0.12", "$0.046",
+    ]  # fmt: skip
+    assert total.split()[16:] == ["1", "█▂", "▅█"]  # unpriced; daily cost and hit-rate sparklines
+    assert "no known price" in lines[-1] and "my-mystery" in lines[-1]
+
+    chat_only = build_report([r for r in rows(filled) if r.record.model == SONNET][:2], "day")
+    console = Console(width=240, record=True, color_system=None)
+    console.print(usage_renderable(chat_only))
+    text = console.export_text()
+    body = text.split("\n", 1)[1]  # below the title
+    assert "kind" not in body and "price" not in body  # columns only when they say something
 
 
 def test_cli_json_csv_since_and_errors(filled: Path, capsys: pytest.CaptureFixture[str]) -> None:

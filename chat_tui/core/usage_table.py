@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 
+from rich import box
 from rich.console import Group as RichGroup
 from rich.console import RenderableType
 from rich.table import Table
@@ -46,30 +47,35 @@ def usage_table(report: Report, *, title: str | None = None) -> Table:
     by_day = report.by == "day"
     unsplit = report.total.cache_write_unsplit_tokens > 0
     unpriced = report.total.unpriced > 0
+    kinds = any(g.kind != "chat" for g in report.groups)  # a kind column only when needed
     basis = "stored costs" if report.as_billed else "today's prices"
     table = Table(
         title=title or f"Usage, {since_label(report.since)}, by {_BY_TITLE[report.by]} ({basis})",
         title_justify="left",
-        show_footer=False,
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
         pad_edge=False,
+        collapse_padding=True,
         expand=False,
     )
     table.add_column(report.by, no_wrap=True, max_width=32)
-    table.add_column("kind", no_wrap=True)
-    for name in ("requests", "input", "write 5m", "write 1h"):
+    if kinds:
+        table.add_column("kind", no_wrap=True)
+    # Two-line headers keep the columns as narrow as their figures.
+    for name in ("requests", "input", "write\n5m", "write\n1h"):
         table.add_column(name, justify="right", no_wrap=True)
     if unsplit:
-        table.add_column("write (no TTL)", justify="right", no_wrap=True)
-    for name in ("read", "output", "hit rate", "TTFT warm", "TTFT cold", "cost", "uncached",
-                 "saving"):  # fmt: skip
+        table.add_column("write\nno TTL", justify="right", no_wrap=True)
+    for name in ("read", "output", "hit\nrate", "TTFT\nwarm", "TTFT\ncold", "cost",
+                 "uncached", "saving"):  # fmt: skip
         table.add_column(name, justify="right", no_wrap=True)
     if unpriced:
-        table.add_column("unpriced", justify="right", no_wrap=True, style="yellow")
+        table.add_column("no\nprice", justify="right", no_wrap=True, style="yellow")
     days = report.days() if by_day else []
     top_cost = max((d.cost_usd for d in days), default=0.0)
     if by_day:
-        table.add_column("daily cost", no_wrap=True, style="cyan")
-        table.add_column("daily hit rate", no_wrap=True, style="green")
+        table.add_column("daily\ncost", no_wrap=True, style="cyan")
+        table.add_column("daily\nhit rate", no_wrap=True, style="green")
     day_totals = {d.key: d for d in days}
     previous: str | None = None
     for group in report.groups:
@@ -79,9 +85,11 @@ def usage_table(report: Report, *, title: str | None = None) -> Table:
         if by_day:
             day = day_totals[group.key]
             extra = (
-                [bar(day.cost_usd, top_cost), bar(day.hit_rate, 1.0)] if first_of_day else ["", ""]
+                [bar(day.cost_usd, top_cost, 6), bar(day.hit_rate, 1.0, 6)]
+                if first_of_day
+                else ["", ""]
             )
-        table.add_row(*_cells(group, unsplit, unpriced, label=group.key), *extra)
+        table.add_row(*_cells(group, kinds, unsplit, unpriced, label=group.key), *extra)
     table.add_section()
     extra = []
     if by_day:
@@ -89,14 +97,19 @@ def usage_table(report: Report, *, title: str | None = None) -> Table:
             sparkline([d.cost_usd if d.priced else None for d in days]),
             sparkline([d.hit_rate for d in days]),
         ]
-    table.add_row(*_cells(report.total, unsplit, unpriced, label="total"), *extra, style="bold")
+    table.add_row(
+        *_cells(report.total, kinds, unsplit, unpriced, label="total"), *extra, style="bold"
+    )
     return table
 
 
-def _cells(group: Group, unsplit: bool, unpriced: bool, *, label: str) -> list[RenderableType]:
-    cells: list[RenderableType] = [
-        Text(label),
-        group.kind,
+def _cells(
+    group: Group, kinds: bool, unsplit: bool, unpriced: bool, *, label: str
+) -> list[RenderableType]:
+    cells: list[RenderableType] = [Text(label)]
+    if kinds:
+        cells.append(group.kind)
+    cells += [
         _n(group.requests),
         _n(group.input_tokens),
         _n(group.cache_write_5m_tokens),

@@ -136,6 +136,8 @@ class ChatApp(App[int]):
                             chat.action_load_document)  # fmt: skip
         yield SystemCommand("Switch provider", "Cycle through the configured providers",
                             chat.action_toggle_provider)  # fmt: skip
+        yield SystemCommand("Usage", "Tokens, cache hit rate and cost: this conversation and "
+                            "the last 7 days", self.action_usage)  # fmt: skip
 
     def _set_ttl(self, ttl: CacheTTL) -> None:
         self.session.set_ttl(ttl)
@@ -155,6 +157,13 @@ class ChatApp(App[int]):
         self.push_screen(
             PromptScreen(f"Model for {self.session.provider.label}", self.session.model), chosen
         )
+
+    def action_usage(self) -> None:
+        from chat_tui.ui.screens.usage import UsageScreen
+
+        session = self.session
+        self.push_screen(UsageScreen(session.store, session.conversation.id,
+                                     session.settings.model_overrides))  # fmt: skip
 
     def action_copy_last(self) -> None:
         last = self.session.conversation.last
