@@ -266,6 +266,18 @@ class Telemetry:
         else:
             self._unpriced.add(1, common)
 
+    def status(self) -> str:
+        """One line for the user: where spans go and what was lost on the way."""
+        where = self.settings.endpoint or os.environ.get(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4318"),
+        )
+        content = "with" if self.settings.capture_content else "without"
+        return (
+            f"Telemetry: exporting to {where} ({content} prompt and answer text); "
+            f"{self.dropped} spans dropped (queue full), {self.failed_exports} failed exports"
+        )
+
     # -- lifecycle -------------------------------------------------------------------------
 
     def flush(self, timeout_s: float = 5.0) -> None:

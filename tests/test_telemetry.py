@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from chat_tui import telemetry as telemetry_module
 from chat_tui.config import TelemetrySettings, load_settings
 from chat_tui.core.observer import RequestRecord, observer_for
 from chat_tui.core.pricing import Cost
@@ -343,9 +344,52 @@ def test_config_section_and_environment(tmp_path: Path) -> None:
         load_settings(environ={"CHAT_TUI_TELEMETRY": "maybe"}, cwd=tmp_path)
 
 
-def test_observer_for_builds_one_shared_exporter_only_when_on(receiver: OTLPReceiver) -> None:
+def test_observer_for_builds_one_shared_exporter_only_when_on(
+    receiver: OTLPReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(telemetry_module, "_shared", None)
     off = load_settings(environ={})
     assert observer_for(off) is None
     on = replace(off, telemetry=TelemetrySettings(enabled=True, endpoint=receiver.url))
     first, second = observer_for(on), observer_for(on)
     assert isinstance(first, Telemetry) and first is second
+
+
+async def test_the_app_exports_when_the_settings_say_so_and_shows_the_status(
+    loopback: LoopbackServer, tmp_path: Path, receiver: OTLPReceiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from textual.widgets import Static
+
+    from chat_tui.core.prefs import Prefs
+    from chat_tui.ui.app import make_app
+    from chat_tui.ui.screens.usage import UsageScreen
+    from chat_tui.ui.widgets.chat_input import ChatInput
+
+    monkeypatch.setattr(telemetry_module, "_shared", None)
+    settings = loopback_settings(
+        loopback, data_dir=tmp_path / "data",
+        telemetry=TelemetrySettings(enabled=True, endpoint=receiver.url),
+    )  # fmt: skip
+    app = make_app(settings, prefs=Prefs(path=tmp_path / "state.json"))
+    telemetry = app.session.observer
+    assert isinstance(telemetry, Telemetry)
+    try:
+        async with app.run_test(size=(150, 40)) as pilot:
+            app.chat.query_one(ChatInput).load_text("hello")
+            await pilot.press("enter")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            app.action_usage()
+            await pilot.pause()
+            assert isinstance(app.screen, UsageScreen)
+            line = str(app.screen.query_one("#usage-telemetry", Static).content)
+            assert line == (
+                f"Telemetry: exporting to {receiver.url} (without prompt and answer text); "
+                "0 spans dropped (queue full), 0 failed exports"
+            )
+        telemetry.flush()
+    finally:
+        telemetry.shutdown()
+    (span,) = receiver.spans()
+    assert attributes(span.attributes)["gen_ai.usage.output_tokens"] > 0

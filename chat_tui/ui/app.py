@@ -162,8 +162,12 @@ class ChatApp(App[int]):
         from chat_tui.ui.screens.usage import UsageScreen
 
         session = self.session
-        self.push_screen(UsageScreen(session.store, session.conversation.id,
-                                     session.settings.model_overrides))  # fmt: skip
+        status = getattr(session.observer, "status", None)  # telemetry, when it is on
+        screen = UsageScreen(
+            session.store, session.conversation.id, session.settings.model_overrides,
+            telemetry_status=status() if callable(status) else None,
+        )  # fmt: skip
+        self.push_screen(screen)
 
     def action_copy_last(self) -> None:
         last = self.session.conversation.last

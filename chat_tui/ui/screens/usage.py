@@ -38,7 +38,7 @@ class UsageScreen(ModalScreen[None]):
     }
     UsageScreen ScrollableContainer { height: 1fr; }
     UsageScreen .usage-table { margin: 1 0 0 0; }
-    UsageScreen #usage-help { color: $text-muted; }
+    UsageScreen #usage-help, UsageScreen #usage-telemetry { color: $text-muted; }
     """
     BINDINGS = [
         Binding("escape", "close", "Close", id="usage.close"),
@@ -53,6 +53,7 @@ class UsageScreen(ModalScreen[None]):
         overrides: Mapping[str, Mapping[str, Any]] | None = None,
         *,
         now: Callable[[], float] = time.time,
+        telemetry_status: str | None = None,
     ) -> None:
         super().__init__()
         self.store = store
@@ -61,6 +62,7 @@ class UsageScreen(ModalScreen[None]):
         self.now = now
         self.by_index = 0  # GROUP_BYS[0]: by day
         self.as_billed = False
+        self.telemetry_status = telemetry_status
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -68,6 +70,8 @@ class UsageScreen(ModalScreen[None]):
             with ScrollableContainer():
                 yield Static("", id="usage-conversation", classes="usage-table")
                 yield Static("", id="usage-week", classes="usage-table")
+            if self.telemetry_status:
+                yield Static(Text(self.telemetry_status), id="usage-telemetry")
             yield Static(
                 "g group the 7-day table by day / model / provider / conversation · "
                 "a today's prices / as billed · escape close",
