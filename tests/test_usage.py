@@ -248,3 +248,15 @@ def test_csv_has_one_line_per_group_and_a_total(filled: Path) -> None:
     report = build_report(rows(filled), "day")
     lines = usage_csv(report).splitlines()
     assert len(lines) == 1 + len(report.groups) + 1
+
+
+def test_data_dir_before_or_after_the_command(
+    filled: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = str(filled.parent)
+    elsewhere = tmp_path / "elsewhere"
+    for argv in (["--data-dir", data, "usage", "--json"], ["usage", "--json", "--data-dir", data]):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("CHAT_TUI_DATA_DIR", str(elsewhere))  # the flag must win over it
+            assert main(argv) == 0
+        assert json.loads(capsys.readouterr().out)["total"]["requests"] == 5

@@ -34,7 +34,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     fmt.add_argument("--csv", action="store_true", help="print CSV, one line per row")
     usage.add_argument("--as-billed", action="store_true",
                        help="the costs stored when each request ran, not today's prices")  # fmt: skip
-    usage.add_argument("--data-dir", metavar="DIR", help="where conversations are stored")
+    # SUPPRESS: a --data-dir given before the command name is not reset to None.
+    usage.add_argument("--data-dir", metavar="DIR", default=argparse.SUPPRESS,
+                       help="where conversations are stored")  # fmt: skip
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
