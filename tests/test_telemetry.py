@@ -393,3 +393,27 @@ async def test_the_app_exports_when_the_settings_say_so_and_shows_the_status(
         telemetry.shutdown()
     (span,) = receiver.spans()
     assert attributes(span.attributes)["gen_ai.usage.output_tokens"] > 0
+
+
+def test_the_standard_otel_variables_configure_the_exporter(
+    receiver: OTLPReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer%20collector-token")
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "my-chat")
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=laptop")
+    telemetry = Telemetry(TelemetrySettings(enabled=True), export_interval_s=3600)
+    try:
+        telemetry(_record(0))
+        telemetry.flush()
+        assert telemetry.status().startswith(f"Telemetry: exporting to {receiver.url} (without")
+    finally:
+        telemetry.shutdown()
+    (span,) = receiver.spans()
+    assert attributes(span.attributes)["gen_ai.usage.input_tokens"] == 10 + 5000
+    resource = receiver.resource_attributes()
+    assert resource["service.name"] == "my-chat"
+    assert resource["deployment.environment"] == "laptop"
+    assert resource["service.version"]
+    assert {h.get("authorization") for h in receiver.headers} == {"Bearer collector-token"}
+    assert b"collector-token" not in b"".join(receiver.raw)  # a header, never in the data
