@@ -42,7 +42,7 @@ try:
         SpanExportResult,
     )
     from opentelemetry.trace import SpanKind, Status, StatusCode
-except ImportError as exc:  # pragma: no cover - exercised by the no-extra install
+except ImportError as exc:
     raise ConfigError(
         "telemetry is on but OpenTelemetry is not installed: pip install 'chat-tui[otel]', "
         "or turn it off ([telemetry] enabled = false, or CHAT_TUI_TELEMETRY=0)"

@@ -417,3 +417,21 @@ def test_the_standard_otel_variables_configure_the_exporter(
     assert resource["service.version"]
     assert {h.get("authorization") for h in receiver.headers} == {"Bearer collector-token"}
     assert b"collector-token" not in b"".join(receiver.raw)  # a header, never in the data
+
+
+def test_telemetry_on_without_the_extra_is_a_one_line_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delitem(sys.modules, "chat_tui.telemetry", raising=False)
+    monkeypatch.setitem(sys.modules, "opentelemetry.sdk.metrics", None)  # as if not installed
+    monkeypatch.setattr(telemetry_module, "_shared", None)
+    monkeypatch.setenv("CHAT_TUI_TELEMETRY", "1")
+    from chat_tui.cli import main
+
+    assert main(["ask", "hello", "--no-save"]) == 2
+    out, err = capsys.readouterr()
+    assert not out
+    assert err == (
+        "chat-tui: telemetry is on but OpenTelemetry is not installed: pip install "
+        "'chat-tui[otel]', or turn it off ([telemetry] enabled = false, or CHAT_TUI_TELEMETRY=0)\n"
+    )
