@@ -41,6 +41,11 @@ Config file (``~/.config/chat-tui/config.toml``, or ``$CHAT_TUI_CONFIG``)::
     [models."my-finetune"]          # price / limit overrides, USD per million tokens
     input = 1.0
     output = 4.0
+
+    [telemetry]                     # OpenTelemetry export (pip install 'chat-tui[otel]')
+    enabled = true                  # or CHAT_TUI_TELEMETRY=1; OTEL_SDK_DISABLED=true turns it off
+    endpoint = "http://localhost:4318"   # OTLP/HTTP; default: OTEL_EXPORTER_OTLP_* variables
+    capture_content = false         # true: prompts and answers go out in the spans
 """
 
 from __future__ import annotations
@@ -78,6 +83,17 @@ KEY_ENV: dict[ProviderKind, str | None] = {
 
 
 @dataclass(frozen=True)
+class TelemetrySettings:
+    """OpenTelemetry export, off unless asked. Collector headers (which may hold a token)
+    come only from ``OTEL_EXPORTER_OTLP_HEADERS``, never from the config file."""
+
+    enabled: bool = False
+    endpoint: str | None = None  # OTLP/HTTP base URL; None: the OTEL_EXPORTER_OTLP_* variables
+    capture_content: bool = False
+    max_queue: int = 2048  # spans waiting for export; more are dropped (and counted)
+
+
+@dataclass(frozen=True)
 class Settings:
     provider: ProviderKind | None = None
     models: dict[ProviderKind, str] = field(default_factory=lambda: dict(DEFAULT_MODELS))
@@ -102,6 +118,7 @@ class Settings:
     keep_warm_lead_s: float = 30.0
     data_dir: Path = field(default_factory=locations.data_dir)
     config_path: Path | None = None
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
 
     # -- providers -----------------------------------------------------------------------
 
@@ -243,7 +260,7 @@ def _apply_file(s: Settings, data: dict[str, Any], path: Path) -> Settings:
     known = {
         "provider", "cache_ttl", "max_tokens", "read_timeout", "max_retries", "system_prompt",
         "providers", "documents", "ui", "keymap", "models", "budget_usd", "keep_warm",
-        "keep_warm_max", "keep_warm_lead_s",
+        "keep_warm_max", "keep_warm_lead_s", "telemetry",
     }  # fmt: skip
     for key in data:
         if key not in known:
@@ -310,7 +327,54 @@ def _apply_file(s: Settings, data: dict[str, Any], path: Path) -> Settings:
     except ValueError as exc:
         raise ConfigError(f"{where}: [models]: {exc}") from None
     changes["model_overrides"] = {str(k): dict(v) for k, v in overrides.items()}
+    changes["telemetry"] = _telemetry_file(s.telemetry, _table(data, "telemetry", where), where)
     return replace(s, **changes)
+
+
+def _telemetry_file(t: TelemetrySettings, section: dict[str, Any], where: str) -> TelemetrySettings:
+    where = f"{where}: telemetry"
+    changes: dict[str, Any] = {}
+    for key, value in section.items():
+        if key in ("enabled", "capture_content"):
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where}.{key}: expected true or false, not {value!r}")
+            changes[key] = value
+        elif key == "endpoint":
+            changes[key] = _check_url(value, f"{where}.endpoint", example="http://localhost:4318")
+        elif key == "max_queue":
+            changes[key] = _number(value, f"{where}.max_queue", int, 1)
+        else:
+            raise ConfigError(
+                f"{where}: unknown setting {key!r}; known: capture_content, enabled, endpoint, "
+                "max_queue (collector headers: OTEL_EXPORTER_OTLP_HEADERS)"
+            )
+    return replace(t, **changes)
+
+
+def _telemetry_env(t: TelemetrySettings, env: Mapping[str, str]) -> TelemetrySettings:
+    """CHAT_TUI_TELEMETRY turns export on or off; OTEL_SDK_DISABLED=true turns it off;
+    OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT is the GenAI instrumentations' switch."""
+
+    def flag(name: str) -> bool | None:
+        value = env.get(name, "").strip().lower()
+        if not value:
+            return None
+        if value not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            raise ConfigError(f"{name}={env[name]!r}: use true or false")
+        return value in ("1", "true", "yes", "on")
+
+    enabled, content = (
+        flag("CHAT_TUI_TELEMETRY"),
+        flag("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"),
+    )
+    changes: dict[str, Any] = {}
+    if enabled is not None:
+        changes["enabled"] = enabled
+    if flag("OTEL_SDK_DISABLED"):
+        changes["enabled"] = False
+    if content is not None:
+        changes["capture_content"] = content
+    return replace(t, **changes)
 
 
 def _table(data: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
@@ -345,6 +409,7 @@ def _apply_env(s: Settings, env: Mapping[str, str]) -> Settings:
         changes["cache_ttl"] = _check_ttl(env["CHAT_TUI_CACHE_TTL"], "CHAT_TUI_CACHE_TTL")
     if env.get("CHAT_TUI_DATA_DIR"):
         changes["data_dir"] = Path(env["CHAT_TUI_DATA_DIR"]).expanduser()
+    changes["telemetry"] = _telemetry_env(s.telemetry, env)
     return replace(s, **changes)
 
 

@@ -13,6 +13,8 @@ from chat_tui.core.models import ModelInfo
 from chat_tui.providers.events import TTL_SECONDS, Usage
 
 PER_MILLION = 1_000_000
+# Batch APIs (Anthropic Message Batches, OpenAI Batch) bill every token class at half price.
+BATCH_DISCOUNT = 0.5
 
 
 @dataclass(frozen=True)
@@ -37,8 +39,12 @@ ZERO_COST = Cost(0.0, 0.0)
 UNKNOWN_COST = Cost(None, None)
 
 
-def turn_cost(info: ModelInfo | None, usage: Usage, ttl: str = "5m") -> Cost:
-    """Price one turn.
+def turn_cost(
+    info: ModelInfo | None, usage: Usage, ttl: str = "5m", *, discount: float = 0.0
+) -> Cost:
+    """Price one turn. ``discount`` is the fraction off every token class (``BATCH_DISCOUNT``
+    for a batch request); the uncached figure gets the same discount, so the saving compares
+    like with like.
 
     Cache counts that are ``None`` count as 0: providers omit them when there was no caching
     (Ollama never reports them), and the prompt is then priced as uncached, the most likely
@@ -46,6 +52,8 @@ def turn_cost(info: ModelInfo | None, usage: Usage, ttl: str = "5m") -> Cost:
     the 5m/1h split of cache writes is not reported, the unsplit part is priced at ``ttl``.
     """
     _check_ttl(ttl)
+    if not 0.0 <= discount <= 1.0:
+        raise ValueError(f"discount must be between 0 and 1, got {discount!r}")
     if info is None or usage.input_tokens is None or usage.output_tokens is None:
         return UNKNOWN_COST
     uncached_in, out = usage.input_tokens, usage.output_tokens
@@ -59,6 +67,8 @@ def turn_cost(info: ModelInfo | None, usage: Usage, ttl: str = "5m") -> Cost:
         (out, info.output),
     )
     uncached = _priced((uncached_in + w5 + w1 + read, info.input), (out, info.output))
+    if discount:
+        usd, uncached = _scaled(usd, 1 - discount), _scaled(uncached, 1 - discount)
     return Cost(usd, uncached)
 
 
@@ -123,6 +133,10 @@ def format_usd(x: float | None) -> str:
 
 def _add(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else a + b
+
+
+def _scaled(x: float | None, factor: float) -> float | None:
+    return None if x is None else x * factor
 
 
 def _priced(*items: tuple[float, float | None]) -> float | None:

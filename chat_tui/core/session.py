@@ -30,6 +30,7 @@ from chat_tui.core.faults import describe, host_of
 from chat_tui.core.keep_warm import KeepWarm
 from chat_tui.core.metrics import CacheClock, CacheKey, CacheState, Clock, TurnMetrics, TurnTimer
 from chat_tui.core.models import ModelInfo, lookup_model
+from chat_tui.core.observer import RequestObserver, observer_for, request_record
 from chat_tui.core.pricing import Cost
 from chat_tui.core.sanitize import clean_text
 from chat_tui.errors import BudgetError, ChatTuiError
@@ -128,6 +129,7 @@ class ChatSession:
         # One-line notices for the UI or CLI to show once (e.g. an uncappable price).
         self.notices: list[str] = []
         self._budget_warned = False
+        self.observer: RequestObserver | None = observer_for(settings)  # telemetry, when on
 
     # -- provider, model, TTL ----------------------------------------------------------
 
@@ -394,6 +396,8 @@ class ChatSession:
             result = self._finish(
                 exchange, parts, status, usage, error, timer, key, started, diagnosis
             )
+            if self.observer is not None:
+                self.observer(request_record(result, provider, request, stop, info, "".join(parts)))
         return result
 
     # -- the cache doctor ------------------------------------------------------------------
@@ -622,6 +626,9 @@ class ChatSession:
                 "keep_warm", _turn_record(metrics, provider, pinged),
                 conversation_id=self.conversation.id,
             )  # fmt: skip
+        if self.observer is not None:
+            done = TurnResult("complete", metrics)
+            self.observer(request_record(done, provider, request, None, None, "", kind="keep_warm"))
         return read > 0
 
     def _checkpoint(self, exchange: Exchange, parts: list[str], status: Status) -> None:

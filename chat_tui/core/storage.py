@@ -114,6 +114,18 @@ class StoredConversation:
     messages: list[StoredMessage]
 
 
+@dataclass(frozen=True)
+class UsageRow:
+    """One recorded model request for usage reports: a chat turn (``kind`` "chat") or a row
+    of the ``requests`` table (its kind). ``at`` is when it was recorded (wall clock)."""
+
+    kind: str
+    at: float
+    conversation_id: int | None
+    conversation_title: str | None
+    record: TurnRecord
+
+
 _TURN_FIELDS: tuple[str, ...] = tuple(TurnRecord.__dataclass_fields__)
 _TURN_COLUMNS = ", ".join(_TURN_FIELDS)
 _TURN_SELECT = ", ".join(f"t.{name}" for name in _TURN_FIELDS)
@@ -374,6 +386,28 @@ class Store:
                 (conv_id,),
             ).fetchone()
         return (cost if n_cost == turns else None, uncached if n_uncached == turns else None)
+
+    def usage_rows(
+        self, since: float | None = None, conversation_id: int | None = None
+    ) -> list[UsageRow]:
+        """Every chat turn and other request recorded since ``since`` (all when None), in one
+        conversation when ``conversation_id`` is given; oldest first."""
+        where, params = "t.recorded_at >= ?", [since if since is not None else float("-inf")]
+        if conversation_id is not None:
+            where += " AND c.id = ?"
+            params.append(conversation_id)
+        query = (
+            f"SELECT 'chat', t.recorded_at, m.conversation_id, c.title, {_TURN_SELECT}"
+            " FROM turns t JOIN messages m ON m.id = t.message_id"
+            f" LEFT JOIN conversations c ON c.id = m.conversation_id WHERE {where}"
+            " UNION ALL"
+            f" SELECT t.kind, t.recorded_at, t.conversation_id, c.title, {_TURN_SELECT}"
+            f" FROM requests t LEFT JOIN conversations c ON c.id = t.conversation_id WHERE {where}"
+            " ORDER BY 2"
+        )
+        with self._guard() as db:
+            rows = db.execute(query, params * 2).fetchall()
+        return [UsageRow(r[0], r[1], r[2], r[3], _turn_record(r[4:])) for r in rows]
 
     def recover_interrupted(self) -> int:
         """Mark every message still ``streaming`` as ``interrupted``; return how many."""

@@ -147,6 +147,8 @@ class ChatApp(App[int]):
         yield SystemCommand("Monthly cost projection…",
                             "What this prompt costs a month at N requests a minute",
                             self.action_projection)  # fmt: skip
+        yield SystemCommand("Usage", "Tokens, cache hit rate and cost: this conversation and "
+                            "the last 7 days", self.action_usage)  # fmt: skip
 
     def _set_ttl(self, ttl: CacheTTL) -> None:
         self.session.set_ttl(ttl)
@@ -207,6 +209,17 @@ class ChatApp(App[int]):
                 ttl=s.ttl, estimated=estimated,
             )
         )  # fmt: skip
+
+    def action_usage(self) -> None:
+        from chat_tui.ui.screens.usage import UsageScreen
+
+        session = self.session
+        status = getattr(session.observer, "status", None)  # telemetry, when it is on
+        screen = UsageScreen(
+            session.store, session.conversation.id, session.settings.model_overrides,
+            telemetry_status=status() if callable(status) else None,
+        )  # fmt: skip
+        self.push_screen(screen)
 
     def action_copy_last(self) -> None:
         last = self.session.conversation.last
