@@ -237,3 +237,18 @@ def test_hostile_output_reaches_the_terminal_inert(
     assert "[bold]x[/bold]" in out and out.rstrip().endswith("end")
     for control in ("\x1b", "\x07", "\x9b"):
         assert control not in out
+
+
+def test_flags_before_the_command_name_are_kept(
+    anthropic_env: LoopbackServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "elsewhere"
+    code = main(
+        ["--data-dir", str(data), "--model", "claude-haiku-4-5-20251001", "ask", "hi", "--json"]
+    )
+    assert code == EXIT_OK
+    assert (
+        json.loads(capsys.readouterr().err.strip().splitlines()[-1])["model"]
+        == "claude-haiku-4-5-20251001"
+    )
+    assert (data / "chat-tui.db").is_file()

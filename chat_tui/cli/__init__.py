@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="A terminal chat client for LLMs: streaming, prompt caching, exact cost.",
     )
     parser.add_argument("--version", action="version", version=f"chat-tui {__version__}")
-    add_common(parser)
+    add_common(parser, command=False)
     parser.add_argument("--continue", dest="resume", action="store_true",
                         help="resume the last conversation")  # fmt: skip
     parser.add_argument("--keep-warm", action="store_true",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
@@ -18,20 +19,24 @@ FLAG_NAMES = (
 )  # fmt: skip
 
 
-def add_common(parser: argparse.ArgumentParser) -> None:
-    """The provider and document flags, on the top-level parser and on each command."""
-    parser.add_argument("--provider", choices=["anthropic", "openai", "ollama"],
-                        help="provider to use (default: the first configured)")  # fmt: skip
-    parser.add_argument("--model", help="model name (default: the provider's configured model)")
-    parser.add_argument("--base-url", help="base URL of the provider (OpenAI-compatible: with /v1)")
-    parser.add_argument("--doc", metavar="FILE", help="reference document, sent as cached context")
-    parser.add_argument("--ttl", choices=["5m", "1h"], help="cache lifetime of the document")
-    parser.add_argument("--max-tokens", type=int, help="answer length limit")
-    parser.add_argument("--read-timeout", type=float, metavar="S",
-                        help="seconds without data before a stream counts as stalled")  # fmt: skip
-    parser.add_argument("--data-dir", metavar="DIR", help="where conversations are stored")
-    parser.add_argument("--budget", type=float, metavar="USD",
-                        help="spending cap: refuse a request that could pass it")  # fmt: skip
+def add_common(parser: argparse.ArgumentParser, *, command: bool = True) -> None:
+    """The provider and document flags, on the top-level parser (``command=False``) and on
+    each command. On a command they default to "absent", so a flag given before the command
+    name (``chat-tui --data-dir D ask …``) is not reset by the command's own default."""
+    default = argparse.SUPPRESS if command else None
+    add = partial(parser.add_argument, default=default)
+    add("--provider", choices=["anthropic", "openai", "ollama"],
+        help="provider to use (default: the first configured)")  # fmt: skip
+    add("--model", help="model name (default: the provider's configured model)")
+    add("--base-url", help="base URL of the provider (OpenAI-compatible: with /v1)")
+    add("--doc", metavar="FILE", help="reference document, sent as cached context")
+    add("--ttl", choices=["5m", "1h"], help="cache lifetime of the document")
+    add("--max-tokens", type=int, help="answer length limit")
+    add("--read-timeout", type=float, metavar="S",
+        help="seconds without data before a stream counts as stalled")  # fmt: skip
+    add("--data-dir", metavar="DIR", help="where conversations are stored")
+    add("--budget", type=float, metavar="USD",
+        help="spending cap: refuse a request that could pass it")  # fmt: skip
 
 
 def flags_of(args: argparse.Namespace) -> dict[str, Any]:
