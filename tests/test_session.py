@@ -163,6 +163,10 @@ async def test_broken_stream_then_retry_re_asks_the_same_question(
         ("user", "complete"),
         ("assistant", "complete"),
     ]
+    # the replaced answer was billed: usage history keeps its figures as a 'replaced' request
+    rows = [r for r in store.usage_rows() if r.kind == "replaced"]
+    assert len(rows) == 1
+    assert rows[0].record.output_tokens == result.metrics.usage.output_tokens
 
 
 async def test_checkpoints_while_streaming(loopback: LoopbackServer, store: Store) -> None:

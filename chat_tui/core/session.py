@@ -315,7 +315,7 @@ class ChatSession:
             return None
         self.preflight(None)
         if self.store is not None and exchange.answer_id is not None:
-            self.store.delete_message(exchange.answer_id)
+            self.store.delete_message(exchange.answer_id, keep_usage=True)
         exchange.answer, exchange.status, exchange.note, exchange.answer_id = (
             "",
             "pending",

@@ -32,7 +32,8 @@ Role = Literal["user", "assistant"]
 ROLES: tuple[str, ...] = ("user", "assistant")
 STATUSES: tuple[str, ...] = ("streaming", "complete", "stopped", "interrupted", "failed")
 # Requests that are not conversation turns, stored in the ``requests`` table.
-REQUEST_KINDS: tuple[str, ...] = ("keep_warm", "prewarm", "batch")
+# ``replaced``: a chat turn whose answer a retry replaced; it was billed, so it stays counted.
+REQUEST_KINDS: tuple[str, ...] = ("keep_warm", "prewarm", "batch", "replaced")
 
 _OPEN_HINT = "move it aside or set CHAT_TUI_DATA_DIR"
 _WRITE_HINT = "check free disk space and the file's permissions"
@@ -365,9 +366,19 @@ class Store:
             rows = db.execute(query + " ORDER BY sent_at", params).fetchall()
         return [float(r[0]) for r in rows]
 
-    def delete_message(self, message_id: int) -> None:
-        """Delete one message and its turn (e.g. a retry replacing an answer)."""
+    def delete_message(self, message_id: int, *, keep_usage: bool = False) -> None:
+        """Delete one message and its turn (e.g. a retry replacing an answer). With
+        ``keep_usage``, the turn's figures move to the ``requests`` table as kind
+        ``replaced`` first: the request was billed, so usage history still counts it."""
         with self._writing() as db:
+            if keep_usage:
+                db.execute(
+                    "INSERT INTO requests (kind, conversation_id, recorded_at,"
+                    f" {_TURN_COLUMNS}) SELECT 'replaced', m.conversation_id, t.recorded_at,"
+                    f" {_TURN_SELECT} FROM turns t JOIN messages m ON m.id = t.message_id"
+                    " WHERE t.message_id = ?",
+                    (message_id,),
+                )
             db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
             _collect_documents(db)
 
