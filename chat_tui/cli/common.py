@@ -12,7 +12,10 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-FLAG_NAMES = ("provider", "model", "base_url", "ttl", "max_tokens", "read_timeout", "data_dir")
+FLAG_NAMES = (
+    "provider", "model", "base_url", "ttl", "max_tokens", "read_timeout", "data_dir",
+    "api", "retention",
+)  # fmt: skip
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +26,10 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base-url", help="base URL of the provider (OpenAI-compatible: with /v1)")
     parser.add_argument("--doc", metavar="FILE", help="reference document, sent as cached context")
     parser.add_argument("--ttl", choices=["5m", "1h"], help="cache lifetime of the document")
+    parser.add_argument("--api", choices=["responses", "chat"],
+                        help="OpenAI protocol (default: responses for api.openai.com)")  # fmt: skip
+    parser.add_argument("--retention", choices=["in_memory", "24h"],
+                        help="OpenAI prompt_cache_retention (Responses API)")  # fmt: skip
     parser.add_argument("--max-tokens", type=int, help="answer length limit")
     parser.add_argument("--read-timeout", type=float, metavar="S",
                         help="seconds without data before a stream counts as stalled")  # fmt: skip

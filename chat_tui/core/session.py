@@ -48,14 +48,12 @@ from chat_tui.providers.events import (
     TextDelta,
     Usage,
 )
+from chat_tui.providers.openai_responses import requested_cache_ttl_s
 
 if TYPE_CHECKING:
     from chat_tui.core.storage import Store, StoredConversation, TurnRecord
 
 CHECKPOINT_EVERY_S = 1.0
-# OpenAI-compatible servers do not say how long a prefix stays cached; OpenAI keeps it for
-# 5-10 minutes of inactivity. The clock shows the conservative end.
-AUTOMATIC_CACHE_TTL_S = 300.0
 
 TextSink = Callable[[str], None]
 
@@ -389,18 +387,19 @@ class ChatSession:
         if self.store is not None and exchange.answer_id is not None:
             self.store.record_turn(exchange.answer_id, _turn_record(metrics, provider))
         if (usage.cache_write_tokens or 0) + (usage.cache_read_tokens or 0) > 0:
-            ttl_s = _cache_ttl_s(provider.kind, self.ttl, usage)
+            ttl_s = _cache_ttl_s(provider, self.ttl, usage)
             self.cache_clock.record(key, ttl_s, started)
         self.turns.append(metrics)
         self.session_cost = self.session_cost + cost
         return TurnResult(status, metrics, message, error.kind if error else None)
 
 
-def _cache_ttl_s(kind: str, ttl: CacheTTL, usage: Usage) -> float:
+def _cache_ttl_s(provider: ProviderSettings, ttl: CacheTTL, usage: Usage) -> float:
     """How long the cache written or read by this turn lives: the TTL the provider reports
-    having written (Anthropic splits writes into 5-minute and 1-hour), else the one asked for."""
-    if kind != "anthropic":
-        return AUTOMATIC_CACHE_TTL_S
+    having written (Anthropic splits writes into 5-minute and 1-hour), else the one asked for;
+    for OpenAI, the ``prompt_cache_retention`` the request carried (Responses API)."""
+    if provider.kind != "anthropic":
+        return requested_cache_ttl_s(provider)
     if usage.cache_write_1h_tokens:
         return float(TTL_SECONDS["1h"])
     if usage.cache_write_5m_tokens:
