@@ -457,12 +457,13 @@ async def test_count_tokens_none_for_compatible_servers(server: ResponsesLoopbac
     assert server.requests == []
 
 
-async def test_the_warm_up_stream_is_a_valid_responses_stream() -> None:
+@pytest.mark.parametrize("lenient", [False, True])
+async def test_the_warm_up_stream_is_a_valid_responses_stream(lenient: bool) -> None:
     """The canned stream ``prepare`` rehearses parses through the SDK into the events a real
     answer gives (a broken rehearsal would be swallowed silently, so check it here)."""
 
     def reply(request: httpx2.Request) -> httpx2.Response:
-        body = openai_responses._REHEARSAL
+        body = openai_responses.rehearsal_body(lenient=lenient)
         return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=body)
 
     import openai
@@ -475,5 +476,6 @@ async def test_the_warm_up_stream_is_a_valid_responses_stream() -> None:
     events = await collect(p)
     await p.aclose()
     assert events[0] == ResponseInfo("resp_rehearsal", "rehearsal")
-    assert texts(events) == ["ok"] and events[-1] == Stop("end_turn")
+    assert texts(events) == ["ok"] and texts(events, ThinkingDelta) == ["ok"]
+    assert events[-1] == Stop("end_turn")
     assert merged(events).output_tokens == 1

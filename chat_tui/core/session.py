@@ -48,7 +48,6 @@ from chat_tui.providers.events import (
     TextDelta,
     Usage,
 )
-from chat_tui.providers.openai_responses import requested_cache_ttl_s
 
 if TYPE_CHECKING:
     from chat_tui.core.storage import Store, StoredConversation, TurnRecord
@@ -399,6 +398,8 @@ def _cache_ttl_s(provider: ProviderSettings, ttl: CacheTTL, usage: Usage) -> flo
     having written (Anthropic splits writes into 5-minute and 1-hour), else the one asked for;
     for OpenAI, the ``prompt_cache_retention`` the request carried (Responses API)."""
     if provider.kind != "anthropic":
+        from chat_tui.providers.openai_responses import requested_cache_ttl_s  # not at start-up
+
         return requested_cache_ttl_s(provider)
     if usage.cache_write_1h_tokens:
         return float(TTL_SECONDS["1h"])

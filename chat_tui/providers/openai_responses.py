@@ -234,44 +234,87 @@ class _EventMapper:
         )
 
 
-def _event(data: str) -> bytes:
-    return b"data: %s\n\n" % data.encode()
+def rehearsal_body(*, lenient: bool = False) -> bytes:
+    """A canned Responses stream with every event kind a reasoning model's answer brings
+    (each kind's first parse is what the warm-up saves the first real answer). The SDK first
+    validates an event strictly; an event that does not validate (a compatible server's
+    sparser objects) falls back to a discriminated-union build that costs a second or more
+    the first time: ``lenient`` adds one such event, to pay that here too."""
+    import json
 
+    msg = {"id": "m", "type": "message", "role": "assistant", "status": "in_progress",
+           "content": []}  # fmt: skip
+    rs = {"id": "r", "type": "reasoning", "summary": []}
+    text = {"type": "output_text", "text": "ok", "annotations": []}
+    summary = {"type": "summary_text", "text": "ok"}
+    usage = {"input_tokens": 1, "input_tokens_details": {"cached_tokens": 0,
+             "cache_write_tokens": 0}, "output_tokens": 1,
+             "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 2}  # fmt: skip
 
-_RESPONSE = (
-    '{"id":"resp_rehearsal","object":"response","created_at":0,"model":"rehearsal",'
-    '"status":"%s","output":[],"usage":%s}'
-)
-_REHEARSAL = b"".join(
-    _event(data)
-    for data in (
-        '{"type":"response.created","sequence_number":0,"response":%s}'
-        % (_RESPONSE % ("in_progress", "null")),
-        '{"type":"response.output_text.delta","sequence_number":1,"item_id":"m","output_index":0,'
-        '"content_index":0,"delta":"ok","logprobs":[]}',
-        '{"type":"response.completed","sequence_number":2,"response":%s}'
-        % (
-            _RESPONSE
-            % (
-                "completed",
-                '{"input_tokens":1,"input_tokens_details":{"cached_tokens":0,'
-                '"cache_write_tokens":0},"output_tokens":1,'
-                '"output_tokens_details":{"reasoning_tokens":0},"total_tokens":2}',
-            )
-        ),
+    def response(status: str, **extra: Any) -> dict[str, Any]:
+        # Every field OpenAI sends, nulls included: the SDK resolves each field's type on
+        # first sight, and a discriminated union costs tens of milliseconds the first time.
+        return {"id": "resp_rehearsal", "object": "response", "created_at": 0,
+                "model": "rehearsal", "status": status, "output": [], "background": False,
+                "error": None, "incomplete_details": None, "instructions": "x",
+                "max_output_tokens": 1, "max_tool_calls": None, "parallel_tool_calls": True,
+                "previous_response_id": None, "prompt_cache_key": "k",
+                "prompt_cache_retention": "24h", "prompt_cache_diagnostics": None,
+                "prompt_cache_options": None, "reasoning": {"effort": None, "summary": None},
+                "safety_identifier": None, "service_tier": "default", "store": False,
+                "temperature": 1.0, "text": {"format": {"type": "text"}, "verbosity": "medium"},
+                "tool_choice": "auto", "tools": [], "top_logprobs": 0, "top_p": 1.0,
+                "truncation": "disabled", "usage": None, "user": None, "metadata": {},
+                **extra}  # fmt: skip
+
+    rs_done = {**rs, "summary": [summary]}
+    msg_done = {**msg, "status": "completed", "content": [text]}
+    at: dict[str, Any] = {"item_id": "m", "output_index": 1, "content_index": 0}
+    rat: dict[str, Any] = {"item_id": "r", "output_index": 0, "summary_index": 0}
+    events: list[dict[str, Any]] = [
+        {"type": "response.created", "response": response("in_progress")},
+        {"type": "response.in_progress", "response": response("in_progress")},
+        {"type": "response.output_item.added", "output_index": 0, "item": rs},
+        {"type": "response.reasoning_summary_part.added", **rat, "part": summary},
+        {"type": "response.reasoning_summary_text.delta", **rat, "delta": "ok"},
+        {"type": "response.reasoning_summary_text.done", **rat, "text": "ok"},
+        {"type": "response.reasoning_summary_part.done", **rat, "part": summary},
+        {"type": "response.output_item.done", "output_index": 0, "item": rs_done},
+        {"type": "response.output_item.added", "output_index": 1, "item": msg},
+        {"type": "response.content_part.added", **at, "part": text},
+        {"type": "response.output_text.delta", **at, "delta": "ok", "logprobs": []},
+        {"type": "response.output_text.done", **at, "text": "ok", "logprobs": []},
+        {"type": "response.content_part.done", **at, "part": text},
+        {"type": "response.output_item.done", "output_index": 1, "item": msg_done},
+        {
+            "type": "response.completed",
+            "response": response("completed", usage=usage, output=[rs_done, msg_done]),
+        },
+    ]
+    if lenient:  # a response object without the fields OpenAI always sends
+        sparse = {"id": "resp_rehearsal", "object": "response", "status": "in_progress"}
+        events[2:2] = [
+            {"type": "response.in_progress", "response": sparse},
+            {"type": "response.output_item.added", "output_index": 9, "item": {"type": "message"}},
+        ]
+    return b"".join(
+        b"event: %s\ndata: %s\n\n"
+        % (e["type"].encode(), json.dumps({**e, "sequence_number": i}).encode())
+        for i, e in enumerate(events)
     )
-)
-_rehearsed = False
 
 
-def preload_responses() -> None:
-    """Run one canned Responses stream through the SDK in memory (once per process), so the
-    first real request does not pay the Responses event models' first-use set-up. Blocking:
-    call it from a worker thread."""
-    global _rehearsed
-    if _rehearsed:
+_rehearsed: set[bool] = set()
+
+
+def preload_responses(*, lenient: bool = False) -> None:
+    """Run one canned Responses stream through the SDK in memory (once per process and
+    kind), so the first real request does not pay the Responses event models' first-use
+    set-up. ``lenient``: also the SDK's path for objects that do not validate (compatible
+    servers). Blocking: call it from a worker thread."""
+    if lenient in _rehearsed:
         return
-    _rehearsed = True
+    _rehearsed.add(lenient)
     import openai
 
     async def run(http: Any) -> None:
@@ -283,7 +326,7 @@ def preload_responses() -> None:
         async for event in stream:
             list(_EventMapper(None).feed(event))
 
-    rehearse(_REHEARSAL, run)
+    rehearse(rehearsal_body(lenient=lenient), run)
 
 
 class OpenAIResponsesProvider(OpenAICompatProvider):
@@ -296,7 +339,7 @@ class OpenAIResponsesProvider(OpenAICompatProvider):
 
     def prepare(self) -> None:
         super().prepare()
-        preload_responses()
+        preload_responses(lenient=not is_openai_itself(self.settings))
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ProviderEvent, None]:
         if not self.settings.api_key and is_openai_itself(self.settings):
