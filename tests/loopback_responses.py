@@ -6,6 +6,9 @@ answers ``POST /v1/responses`` and ``/v1/responses/input_tokens`` on top of
     with ResponsesLoopback() as server:
         server.enqueue(SSE(responses_sse(["Hel", "lo"], cached=1024)))
         server.reject_fields.add("prompt_cache_options")   # 400 naming the field, like a proxy
+
+Standalone, to try the app by hand (``api = "responses"`` with the printed OpenAI base URL):
+``python -m tests.loopback_responses --port 8765``.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.loopback import LoopbackServer, RecordedRequest, Scripted, Status, _Stream
+from tests.loopback import LoopbackServer, RecordedRequest, Scripted, Status, _Stream, main
 from tests.loopback_wire import content_text, split_tokens, tokens_for
 
 RESPONSE_ID = "resp_loopback"
@@ -231,3 +234,7 @@ class ResponsesLoopback(LoopbackServer):
             response_id=f"resp_loopback_{self.responses}",
         )
         return _Stream(events, self._delays(events))
+
+
+if __name__ == "__main__":
+    main(server_class=ResponsesLoopback)

@@ -4,6 +4,7 @@ cache-diagnostics field and its 400 fallback."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -29,7 +30,7 @@ from chat_tui.providers.events import (
 )
 from chat_tui.providers.openai_compat import OpenAICompatProvider
 from chat_tui.providers.openai_responses import OpenAIResponsesProvider
-from tests.loopback import SSE, Status, openai_sse
+from tests.loopback import SSE, Hang, Status, openai_sse
 from tests.loopback_responses import ResponsesLoopback, responses_sse, usage_object
 
 KEY = "sk-proj-test-0123456789-SECRET"
@@ -342,6 +343,50 @@ async def test_both_protocols_give_the_same_events(server: ResponsesLoopback) ->
     assert [type(e) for e in a] == [type(e) for e in b]
     assert texts(a) == texts(b) and a[-1] == b[-1] == Stop("end_turn")
     assert merged(a) == merged(b)
+
+
+@pytest.mark.parametrize("send_headers", [False, True])
+async def test_read_timeout(server: ResponsesLoopback, send_headers: bool) -> None:
+    p = OpenAIResponsesProvider(settings(server, read_timeout=0.3))
+    server.enqueue(Hang(5, send_headers=send_headers))
+    events = await collect(p)
+    await p.aclose()
+    last = events[-1]
+    assert isinstance(last, ProviderError)
+    assert (last.kind, last.mid_stream) == (ErrorKind.TIMEOUT, send_headers)
+    assert server.wait_for_disconnect(2)
+
+
+async def test_connection_refused() -> None:
+    with ResponsesLoopback() as closed:
+        url = closed.openai_base_url
+    p = OpenAIResponsesProvider(settings(closed, base_url=url))
+    events = await collect(p)
+    await p.aclose()
+    [only] = events
+    assert isinstance(only, ProviderError) and only.kind == ErrorKind.CONNECTION
+    assert url in only.message and not only.mid_stream
+
+
+async def test_stop_closes_the_http_stream(
+    server: ResponsesLoopback, provider: OpenAIResponsesProvider
+) -> None:
+    """Cancelling the consumer (the stop key) closes the connection at once: billing stops."""
+    server.enqueue(SSE(responses_sse(["tok"] * 200), chunk_delay=0.01))
+    first = asyncio.Event()
+
+    async def consume() -> None:
+        async for event in provider.stream(request("hi")):
+            if isinstance(event, TextDelta):
+                first.set()
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(first.wait(), 2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert server.wait_for_disconnect(2)
+    assert len(server.sent_log) < 200
 
 
 # ---------------------------------------------------------------- cache diagnostics
