@@ -194,3 +194,37 @@ async def test_responses_turn_is_stored_like_any_other(
     finally:
         await session.aclose()
         store.close()
+
+
+async def test_panel_says_what_the_requests_ask_for(
+    server: ResponsesLoopback, tmp_path: Path
+) -> None:
+    """The panel names the retention sent to OpenAI (not Anthropic's 5m / 1h), and its
+    countdown runs for it after a turn that read the cache."""
+    from textual.widgets import Static
+
+    from chat_tui.core.prefs import Prefs
+    from chat_tui.ui.app import make_app
+    from chat_tui.ui.widgets.chat_input import ChatInput
+
+    settings = loopback_settings(
+        server, provider="openai", apis={"openai": "responses"}, cache_retention="24h",
+        data_dir=tmp_path / "data",
+    )  # fmt: skip
+    clock = FakeClock()
+    app = make_app(settings, prefs=Prefs(path=tmp_path / "state.json"), clock=clock)
+    async with app.run_test(size=(140, 45)) as pilot:
+        app.session.load_document(_doc(tmp_path))
+        for question in ("What is a widget?", "And a gadget?"):
+            field = app.chat.query_one(ChatInput)
+            field.focus()
+            field.load_text(question)
+            await pilot.press("enter")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        label = app.chat.query_one("#cache-ttl", Static)
+        assert str(label.render()) == "requests ask for 24h retention"
+        assert app.session.cache_state().ttl_s == 86400
+    chat_only = ChatSession(loopback_settings(server, provider="openai"), clock=FakeClock())
+    assert chat_only.cache_request_label == "automatic caching"
+    assert ChatSession(loopback_settings(server)).cache_request_label == "5m"

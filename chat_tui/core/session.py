@@ -164,6 +164,17 @@ class ChatSession:
         return self.cache_clock.state(self.cache_key())
 
     @property
+    def cache_request_label(self) -> str:
+        """What the requests ask of the provider's cache, for the panel: the Anthropic TTL;
+        for OpenAI the retention sent (Responses API), else its automatic caching."""
+        if self.provider.kind == "anthropic":
+            return self.ttl
+        from chat_tui.providers.openai_responses import requested_retention
+
+        retention = requested_retention(self.provider)
+        return f"{retention} retention" if retention else "automatic caching"
+
+    @property
     def cache_reported(self) -> bool:
         """Ollama reports no cached tokens: its cache state is unknown, not cold."""
         return self.provider.kind != "ollama"

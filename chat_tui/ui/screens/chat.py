@@ -199,7 +199,7 @@ class ChatScreen(Screen[None]):
                 session_cost=s.session_cost,
                 ttft_history=tuple(t.ttft_s for t in s.turns),
                 cache_reported=s.cache_reported,
-                ttl_label=s.ttl,
+                ttl_label=s.cache_request_label,
             )
         )
         if self.sub_title != s.conversation.title:
