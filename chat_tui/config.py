@@ -8,7 +8,7 @@ Config file (``~/.config/chat-tui/config.toml``, or ``$CHAT_TUI_CONFIG``)::
 
     provider = "anthropic"          # anthropic | openai | ollama; omitted: first configured
     cache_ttl = "5m"                # or "1h"
-    cache_retention = "24h"         # OpenAI Responses API: "in_memory" or "24h"; omitted: not sent
+    cache_retention = "24h"         # OpenAI Responses API: in_memory, 24h, 30m, 12h; omitted: not sent
     max_tokens = 4096
     read_timeout = 60               # seconds without data before a stream counts as stalled
     max_retries = 2
@@ -54,6 +54,7 @@ from urllib.parse import urlsplit
 from chat_tui import locations
 from chat_tui.errors import ConfigError
 from chat_tui.providers.base import (
+    CACHE_RETENTIONS,
     PROVIDER_KINDS,
     CacheRetention,
     OpenAIApi,
@@ -223,8 +224,9 @@ def _check_ttl(value: Any, where: str) -> CacheTTL:
 
 
 def _check_retention(value: Any, where: str) -> CacheRetention:
-    if value not in ("in_memory", "24h"):
-        raise ConfigError(f'{where}: cache_retention must be "in_memory" or "24h", not {value!r}')
+    if value not in CACHE_RETENTIONS:
+        choices = ", ".join(f'"{v}"' for v in CACHE_RETENTIONS)
+        raise ConfigError(f"{where}: cache_retention must be one of {choices}, not {value!r}")
     return cast(CacheRetention, value)
 
 

@@ -121,6 +121,17 @@ async def test_exact_request(server: ResponsesLoopback) -> None:
     }
 
 
+@pytest.mark.parametrize("ttl", ["30m", "12h"])
+async def test_option_ttl_goes_in_prompt_cache_options(server: ResponsesLoopback, ttl: str) -> None:
+    """ "30m" / "12h" are prompt_cache_options.ttl (gpt-5.6+), beside the diagnostics id."""
+    p = OpenAIResponsesProvider(settings(server, cache_retention=ttl))
+    await collect(p, request("hi", previous="resp_prev"))
+    await p.aclose()
+    body = server.requests[0].body or {}
+    assert "prompt_cache_retention" not in body
+    assert body["prompt_cache_options"] == {"ttl": ttl, "comparison_response_id": "resp_prev"}
+
+
 async def test_request_is_byte_stable_across_turns(server: ResponsesLoopback) -> None:
     """The same prefix gives the same bytes: what OpenAI's prefix cache needs."""
     p = OpenAIResponsesProvider(settings(server))

@@ -93,6 +93,20 @@ async def test_diagnostics_refused_then_remembered_per_host(server: ResponsesLoo
         assert "prompt_cache_options" in (other.requests[0].body or {})
 
 
+async def test_the_users_ttl_is_never_dropped(server: ResponsesLoopback) -> None:
+    """A model that refuses prompt_cache_options: chat-tui drops its own comparison id, but a
+    TTL the user asked for fails the turn with the server's message (nothing silently lost)."""
+    server.reject_fields.add("prompt_cache_options")
+    p = OpenAIResponsesProvider(settings(server, cache_retention="12h"))
+    events = await collect(p, request("hi", previous="resp_a"))
+    await p.aclose()
+    assert events[-1] == ProviderError(
+        ErrorKind.BAD_REQUEST, "Unknown parameter: 'prompt_cache_options'.", status=400
+    )
+    options = [(r.body or {}).get("prompt_cache_options") for r in server.requests]
+    assert options == [{"ttl": "12h", "comparison_response_id": "resp_a"}, {"ttl": "12h"}]
+
+
 async def test_reasoning_refused_is_dropped_the_same_way(server: ResponsesLoopback) -> None:
     server.reject_fields.add("reasoning")
     p = OpenAIResponsesProvider(settings(server, model="gpt-5-chat"))

@@ -28,8 +28,8 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ttl", choices=["5m", "1h"], help="cache lifetime of the document")
     parser.add_argument("--api", choices=["responses", "chat"],
                         help="OpenAI protocol (default: responses for api.openai.com)")  # fmt: skip
-    parser.add_argument("--retention", choices=["in_memory", "24h"],
-                        help="OpenAI prompt_cache_retention (Responses API)")  # fmt: skip
+    parser.add_argument("--retention", choices=["in_memory", "24h", "30m", "12h"],
+                        help="how long OpenAI keeps the prompt cache (Responses API)")  # fmt: skip
     parser.add_argument("--max-tokens", type=int, help="answer length limit")
     parser.add_argument("--read-timeout", type=float, metavar="S",
                         help="seconds without data before a stream counts as stalled")  # fmt: skip

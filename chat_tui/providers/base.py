@@ -13,8 +13,11 @@ ProviderKind = Literal["anthropic", "openai", "ollama"]
 PROVIDER_KINDS: tuple[ProviderKind, ...] = ("anthropic", "openai", "ollama")
 # Which OpenAI API to speak; None: Responses for api.openai.com, Chat Completions elsewhere.
 OpenAIApi = Literal["responses", "chat"]
-# OpenAI's prompt_cache_retention; None: not sent (the server's default applies).
-CacheRetention = Literal["in_memory", "24h"]
+# How long OpenAI keeps the prompt cache; None: nothing sent (the server's default applies).
+# "in_memory" / "24h": prompt_cache_retention (a maximum); "30m" / "12h":
+# prompt_cache_options.ttl (a minimum, gpt-5.6 and later).
+CacheRetention = Literal["in_memory", "24h", "30m", "12h"]
+CACHE_RETENTIONS: tuple[CacheRetention, ...] = ("in_memory", "24h", "30m", "12h")
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,13 +11,15 @@ Request: the first system block (the instruction) goes in ``instructions``; late
 (the documents) follow as ``developer`` input items, then the conversation: always in that
 order, so the prefix OpenAI caches stays byte-stable. ``store: false``: chat-tui keeps its own
 history and sends it whole each turn, so nothing needs keeping on OpenAI's side.
-``prompt_cache_key`` (kind "openai") and ``prompt_cache_retention`` (when set) as configured.
+``prompt_cache_key`` (kind "openai"); the ``cache_retention`` setting as
+``prompt_cache_retention`` ("in_memory", "24h") or ``prompt_cache_options.ttl`` ("30m", "12h").
 
-Two optional fields a server may refuse with a 400 naming them: ``prompt_cache_options``
-(``comparison_response_id`` asks for cache diagnostics against the previous response) and
-``reasoning`` (``summary: "auto"``, sent to reasoning models only). The request is sent again
-without the refused field, and the provider remembers the refusal for that host and model: a
-turn never fails over them.
+Two optional fields chat-tui adds on its own, which a server may refuse with a 400 naming
+them: ``prompt_cache_options.comparison_response_id`` (cache diagnostics against the previous
+response) and ``reasoning`` (``summary: "auto"``, for reasoning models only). The request is
+sent again without the refused field, and the provider remembers the refusal for that host
+and model: a turn never fails over them. The user's own settings are never dropped: a
+retention the model does not take fails with the server's message.
 
 Events: ``response.created`` → :class:`ResponseInfo`; ``response.output_text.delta`` (and
 ``response.refusal.delta``) → :class:`TextDelta`; ``response.reasoning_summary_text.delta`` →
@@ -55,13 +57,18 @@ if TYPE_CHECKING:
     from openai.types.responses import Response, ResponseUsage
 
 # How long the cache clock counts for each retention: in memory, OpenAI keeps a prefix 5-10
-# minutes after its last use (the clock shows the conservative end); "24h" keeps it up to a day.
-RETENTION_SECONDS: dict[str, float] = {"in_memory": 300.0, "24h": 86400.0}
+# minutes after its last use (the clock shows the conservative end); "24h" keeps it up to a
+# day; "30m" and "12h" (prompt_cache_options.ttl) are minimum lifetimes.
+RETENTION_SECONDS: dict[str, float] = {
+    "in_memory": 300.0, "24h": 86400.0, "30m": 1800.0, "12h": 43200.0,
+}  # fmt: skip
+CACHE_OPTION_TTLS = ("30m", "12h")  # sent as prompt_cache_options.ttl, not as retention
 DEFAULT_CACHE_TTL_S = 300.0  # nothing requested: the server's default, counted conservatively
 
-# Optional request fields, and the names a 400 refusing each of them would cite.
+# Optional request fields chat-tui adds on its own (never the user's settings), and the names
+# a 400 refusing each of them would cite.
 OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {
-    "prompt_cache_options": ("prompt_cache_options", "comparison_response_id"),
+    "comparison_response_id": ("comparison_response_id", "prompt_cache_options"),
     "reasoning": ("reasoning",),
 }
 # The SDK documents `reasoning` for "gpt-5 and o-series models only".
@@ -113,10 +120,15 @@ def build_params(
     }
     if settings.kind == "openai" and request.cache_key:
         params["prompt_cache_key"] = request.cache_key
-    if settings.cache_retention:
+    options: dict[str, str] = {}
+    if settings.cache_retention in CACHE_OPTION_TTLS:
+        options["ttl"] = settings.cache_retention
+    elif settings.cache_retention:
         params["prompt_cache_retention"] = settings.cache_retention
-    if request.previous_response_id and "prompt_cache_options" not in omit:
-        params["prompt_cache_options"] = {"comparison_response_id": request.previous_response_id}
+    if request.previous_response_id and "comparison_response_id" not in omit:
+        options["comparison_response_id"] = request.previous_response_id
+    if options:
+        params["prompt_cache_options"] = options
     if wants_reasoning_summary(request.model) and "reasoning" not in omit:
         params["reasoning"] = {"summary": "auto"}
     return params
@@ -128,8 +140,11 @@ def refused_field(exc: BadRequestError, params: dict[str, Any]) -> str | None:
     body = exc.body
     if isinstance(body, dict):
         said += f" {body.get('param') or ''} {body.get('message') or ''}"
+    sent = {**params, **params.get("prompt_cache_options", {})}
     for name, cited in OPTIONAL_FIELDS.items():
-        if name in params and any(word in said for word in cited):
+        if name in sent and any(word in said for word in cited):
+            if name == "comparison_response_id" and "ttl" in said:
+                continue  # the user's prompt_cache_options.ttl was refused, not ours
             return name
     return None
 
