@@ -407,7 +407,7 @@ class ChatSession:
 def _cache_ttl_s(provider: ProviderSettings, ttl: CacheTTL, usage: Usage) -> float:
     """How long the cache written or read by this turn lives: the TTL the provider reports
     having written (Anthropic splits writes into 5-minute and 1-hour), else the one asked for;
-    for OpenAI, the ``prompt_cache_retention`` the request carried (Responses API)."""
+    for OpenAI, the retention the request carried (Responses API; else a conservative 5 min)."""
     if provider.kind != "anthropic":
         from chat_tui.providers.openai_responses import requested_cache_ttl_s  # not at start-up
 
