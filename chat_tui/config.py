@@ -8,6 +8,7 @@ Config file (``~/.config/chat-tui/config.toml``, or ``$CHAT_TUI_CONFIG``)::
 
     provider = "anthropic"          # anthropic | openai | ollama; omitted: first configured
     cache_ttl = "5m"                # or "1h"
+    cache_retention = "24h"         # OpenAI Responses API: in_memory, 24h, 30m, 12h; omitted: not sent
     max_tokens = 4096
     read_timeout = 60               # seconds without data before a stream counts as stalled
     max_retries = 2
@@ -19,6 +20,7 @@ Config file (``~/.config/chat-tui/config.toml``, or ``$CHAT_TUI_CONFIG``)::
     [providers.openai]
     model = "gpt-4.1-mini"
     base_url = "http://localhost:8000/v1"      # vLLM, llama.cpp llama-server, LM Studio ...
+    api = "chat"                    # or "responses"; default: responses for api.openai.com only
     [providers.ollama]
     model = "qwen2.5:3b"
     host = "http://localhost:11434"
@@ -61,7 +63,14 @@ from urllib.parse import urlsplit
 
 from chat_tui import locations
 from chat_tui.errors import ConfigError
-from chat_tui.providers.base import PROVIDER_KINDS, ProviderKind, ProviderSettings
+from chat_tui.providers.base import (
+    CACHE_RETENTIONS,
+    PROVIDER_KINDS,
+    CacheRetention,
+    OpenAIApi,
+    ProviderKind,
+    ProviderSettings,
+)
 from chat_tui.providers.events import CacheTTL
 
 DEFAULT_MODELS: dict[ProviderKind, str] = {
@@ -103,6 +112,8 @@ class Settings:
     anthropic_api_key: str | None = field(default=None, repr=False)
     openai_api_key: str | None = field(default=None, repr=False)
     cache_ttl: CacheTTL = "5m"
+    cache_retention: CacheRetention | None = None
+    apis: dict[ProviderKind, OpenAIApi] = field(default_factory=dict)
     max_tokens: int = 4096
     read_timeout: float = 60.0
     max_retries: int = 2
@@ -146,6 +157,8 @@ class Settings:
             "max_retries": self.max_retries,
             "key_env": KEY_ENV[kind],
         }
+        if kind != "anthropic":  # the OpenAI protocol's settings
+            common |= {"api": self.apis.get(kind), "cache_retention": self.cache_retention}
         if kind == "anthropic":
             return ProviderSettings(
                 kind=kind,
@@ -236,6 +249,19 @@ def _check_ttl(value: Any, where: str) -> CacheTTL:
     return cast(CacheTTL, value)
 
 
+def _check_retention(value: Any, where: str) -> CacheRetention:
+    if value not in CACHE_RETENTIONS:
+        choices = ", ".join(f'"{v}"' for v in CACHE_RETENTIONS)
+        raise ConfigError(f"{where}: cache_retention must be one of {choices}, not {value!r}")
+    return cast(CacheRetention, value)
+
+
+def _check_api(value: Any, where: str) -> OpenAIApi:
+    if value not in ("responses", "chat"):
+        raise ConfigError(f'{where}: api must be "responses" or "chat", not {value!r}')
+    return cast(OpenAIApi, value)
+
+
 def _check_url(value: Any, where: str, *, example: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{where}: expected a URL such as {example}")
@@ -258,9 +284,9 @@ def _number(value: Any, where: str, kind: type, minimum: float) -> Any:
 def _apply_file(s: Settings, data: dict[str, Any], path: Path) -> Settings:
     where = str(path)
     known = {
-        "provider", "cache_ttl", "max_tokens", "read_timeout", "max_retries", "system_prompt",
-        "providers", "documents", "ui", "keymap", "models", "budget_usd", "keep_warm",
-        "keep_warm_max", "keep_warm_lead_s", "telemetry",
+        "provider", "cache_ttl", "cache_retention", "max_tokens", "read_timeout", "max_retries",
+        "system_prompt", "providers", "documents", "ui", "keymap", "models", "budget_usd",
+        "keep_warm", "keep_warm_max", "keep_warm_lead_s", "telemetry",
     }  # fmt: skip
     for key in data:
         if key not in known:
@@ -272,6 +298,8 @@ def _apply_file(s: Settings, data: dict[str, Any], path: Path) -> Settings:
         changes["provider"] = _check_provider(data["provider"], f"{where}: provider")
     if "cache_ttl" in data:
         changes["cache_ttl"] = _check_ttl(data["cache_ttl"], where)
+    if "cache_retention" in data:
+        changes["cache_retention"] = _check_retention(data["cache_retention"], where)
     if "max_tokens" in data:
         changes["max_tokens"] = _number(data["max_tokens"], f"{where}: max_tokens", int, 1)
     if "read_timeout" in data:
@@ -292,12 +320,18 @@ def _apply_file(s: Settings, data: dict[str, Any], path: Path) -> Settings:
         changes["keep_warm_lead_s"] = _number(
             data["keep_warm_lead_s"], f"{where}: keep_warm_lead_s", float, 1
         )
-    models = dict(s.models)
+    models, apis = dict(s.models), dict(s.apis)
     for kind, section in _table(data, "providers", where).items():
         kind = _check_provider(kind, f"{where}: [providers.{kind}]")
         section = _table({"s": section}, "s", f"{where}: [providers.{kind}]")
         if "model" in section:
             models[kind] = str(section["model"])
+        if "api" in section:
+            if kind == "anthropic":
+                raise ConfigError(
+                    f"{where}: providers.anthropic.api: remove it; api is for openai and ollama"
+                )
+            apis[kind] = _check_api(section["api"], f"{where}: providers.{kind}")
         url_key = "host" if kind == "ollama" else "base_url"
         if url_key in section:
             example = {"anthropic": "https://api.anthropic.com", "openai": "http://localhost:8000/v1",
@@ -307,7 +341,7 @@ def _apply_file(s: Settings, data: dict[str, Any], path: Path) -> Settings:
             )
             changes[{"anthropic": "anthropic_base_url", "openai": "openai_base_url",
                      "ollama": "ollama_host"}[kind]] = url  # fmt: skip
-    changes["models"] = models
+    changes["models"], changes["apis"] = models, apis
     documents = _table(data, "documents", where)
     if "max_bytes" in documents:
         changes["document_max_bytes"] = _number(
@@ -407,6 +441,10 @@ def _apply_env(s: Settings, env: Mapping[str, str]) -> Settings:
         changes["provider"] = _check_provider(env["CHAT_TUI_PROVIDER"], "CHAT_TUI_PROVIDER")
     if env.get("CHAT_TUI_CACHE_TTL"):
         changes["cache_ttl"] = _check_ttl(env["CHAT_TUI_CACHE_TTL"], "CHAT_TUI_CACHE_TTL")
+    if env.get("CHAT_TUI_CACHE_RETENTION"):
+        changes["cache_retention"] = _check_retention(
+            env["CHAT_TUI_CACHE_RETENTION"], "CHAT_TUI_CACHE_RETENTION"
+        )
     if env.get("CHAT_TUI_DATA_DIR"):
         changes["data_dir"] = Path(env["CHAT_TUI_DATA_DIR"]).expanduser()
     changes["telemetry"] = _telemetry_env(s.telemetry, env)
@@ -423,6 +461,13 @@ def _apply_flags(s: Settings, flags: Mapping[str, Any]) -> Settings:
         changes["models"] = {**s.models, kind: str(flags["model"])}
     if flags.get("ttl"):
         changes["cache_ttl"] = _check_ttl(flags["ttl"], "--ttl")
+    if flags.get("retention"):
+        changes["cache_retention"] = _check_retention(flags["retention"], "--retention")
+    if flags.get("api"):
+        kind = provider or s.default_provider()
+        if kind == "anthropic":
+            raise ConfigError("--api: only for the openai and ollama providers")
+        changes["apis"] = {**s.apis, kind: _check_api(flags["api"], "--api")}
     if flags.get("max_tokens"):
         changes["max_tokens"] = _number(flags["max_tokens"], "--max-tokens", int, 1)
     if flags.get("read_timeout"):

@@ -459,13 +459,15 @@ class LoopbackServer:
         return _Stream(events, self._delays(events))
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(
+    argv: list[str] | None = None, server_class: type[LoopbackServer] = LoopbackServer
+) -> None:
     parser = argparse.ArgumentParser(description="Loopback Anthropic/OpenAI streaming server.")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--tps", type=float, default=None, help="tokens per second (default: all)")
     parser.add_argument("--min-cache-tokens", type=int, default=1024)
     args = parser.parse_args(argv)
-    server = LoopbackServer(
+    server = server_class(
         args.port, tokens_per_second=args.tps, min_cache_tokens=args.min_cache_tokens
     ).start()
     print(f"Anthropic base URL: {server.base_url}\nOpenAI base URL:    {server.openai_base_url}")

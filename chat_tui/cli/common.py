@@ -15,7 +15,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 FLAG_NAMES = (
     "provider", "model", "base_url", "ttl", "max_tokens", "read_timeout", "data_dir", "budget",
-    "keep_warm",
+    "keep_warm", "api", "retention",
 )  # fmt: skip
 
 
@@ -31,6 +31,10 @@ def add_common(parser: argparse.ArgumentParser, *, command: bool = True) -> None
     add("--base-url", help="base URL of the provider (OpenAI-compatible: with /v1)")
     add("--doc", metavar="FILE", help="reference document, sent as cached context")
     add("--ttl", choices=["5m", "1h"], help="cache lifetime of the document")
+    add("--api", choices=["responses", "chat"],
+        help="OpenAI protocol (default: responses for api.openai.com)")  # fmt: skip
+    add("--retention", choices=["in_memory", "24h", "30m", "12h"],
+        help="how long OpenAI keeps the prompt cache (Responses API)")  # fmt: skip
     add("--max-tokens", type=int, help="answer length limit")
     add("--read-timeout", type=float, metavar="S",
         help="seconds without data before a stream counts as stalled")  # fmt: skip

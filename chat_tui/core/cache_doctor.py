@@ -44,7 +44,11 @@ LOOKBACK_BLOCKS = 20
 ROUNDING_TOKENS = 128
 FINGERPRINT_VERSION = 1
 # Server reason words that say nothing about the cache itself.
-_SERVER_NON_VERDICTS = ("previous_message_not_found", "unavailable")
+_SERVER_NON_VERDICTS = (
+    "previous_message_not_found",
+    "comparison_response_not_found",
+    "unavailable",
+)
 
 
 def part_hash(text: str) -> str:

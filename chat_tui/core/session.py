@@ -59,9 +59,6 @@ if TYPE_CHECKING:
     from chat_tui.core.storage import Store, StoredConversation, TurnRecord
 
 CHECKPOINT_EVERY_S = 1.0
-# OpenAI-compatible servers do not say how long a prefix stays cached; OpenAI keeps it for
-# 5-10 minutes of inactivity. The clock shows the conservative end.
-AUTOMATIC_CACHE_TTL_S = 300.0
 # The TTL advisor looks at this much history.
 ADVISOR_WINDOW_S = 7 * 24 * 3600.0
 ADVISOR_MAX_TURNS = 50
@@ -196,6 +193,17 @@ class ChatSession:
         return self.cache_clock.state(self.cache_key())
 
     @property
+    def cache_request_label(self) -> str:
+        """What the requests ask of the provider's cache, for the panel: the Anthropic TTL;
+        for OpenAI the retention sent (Responses API), else its automatic caching."""
+        if self.provider.kind == "anthropic":
+            return self.ttl
+        from chat_tui.providers.openai_responses import requested_retention
+
+        retention = requested_retention(self.provider)
+        return f"{retention} retention" if retention else "automatic caching"
+
+    @property
     def cache_reported(self) -> bool:
         """Ollama reports no cached tokens: its cache state is unknown, not cold."""
         return self.provider.kind != "ollama"
@@ -328,7 +336,7 @@ class ChatSession:
         provider = self.provider
         request = self._request()
         prior = self._prior(provider.kind, host_of(provider.base_url))
-        if prior is not None and prior.response_id and provider.kind == "anthropic":
+        if prior is not None and prior.response_id:  # for the provider's own diagnostics
             request = replace(request, previous_response_id=prior.response_id)
         key = self.cache_key()
         conv_id = self.conversation.id
@@ -431,9 +439,7 @@ class ChatSession:
         return self._priors[key]
 
     def _fingerprint(self, request: ChatRequest) -> Fingerprint:
-        ttl_s = float(TTL_SECONDS[request.cache_ttl])
-        if self.automatic_cache:
-            ttl_s = AUTOMATIC_CACHE_TTL_S
+        ttl_s = _cache_ttl_s(self.provider, request.cache_ttl, Usage())  # as requested
         return fingerprint(
             request, provider=self.provider.kind, host=host_of(self.provider.base_url),
             sent_at=self.wall(), ttl_s=ttl_s,
@@ -475,7 +481,7 @@ class ChatSession:
     def _start_clock(self, key: CacheKey, usage: Usage, started: float, *, complete: bool) -> None:
         """A write or read restarts the TTL. A server that caches automatically but reports
         no writes holds the prefix after a complete turn all the same: warm, assumed."""
-        ttl_s = _cache_ttl_s(self.provider.kind, self.ttl, usage)
+        ttl_s = _cache_ttl_s(self.provider, self.ttl, usage)
         if (usage.cache_write_tokens or 0) + (usage.cache_read_tokens or 0) > 0:
             self.cache_clock.record(key, ttl_s, started)
         elif complete and usage.cache_write_tokens is None and usage.cache_read_tokens is not None:
@@ -678,11 +684,14 @@ class ChatSession:
         return TurnResult(status, metrics, message, error.kind if error else None)
 
 
-def _cache_ttl_s(kind: str, ttl: CacheTTL, usage: Usage) -> float:
+def _cache_ttl_s(provider: ProviderSettings, ttl: CacheTTL, usage: Usage) -> float:
     """How long the cache written or read by this turn lives: the TTL the provider reports
-    having written (Anthropic splits writes into 5-minute and 1-hour), else the one asked for."""
-    if kind != "anthropic":
-        return AUTOMATIC_CACHE_TTL_S
+    having written (Anthropic splits writes into 5-minute and 1-hour), else the one asked for;
+    for OpenAI, the retention the request carried (Responses API; else a conservative 5 min)."""
+    if provider.kind != "anthropic":
+        from chat_tui.providers.openai_responses import requested_cache_ttl_s  # not at start-up
+
+        return requested_cache_ttl_s(provider)
     if usage.cache_write_1h_tokens:
         return float(TTL_SECONDS["1h"])
     if usage.cache_write_5m_tokens:

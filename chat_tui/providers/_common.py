@@ -1,5 +1,5 @@
 """Helpers shared by the provider modules: error classification, one-line messages, estimates.
-No SDK imports here."""
+SDKs are imported only inside the functions that need them, never at module import."""
 
 from __future__ import annotations
 
@@ -114,3 +114,39 @@ def rehearse(body: bytes, run: Callable[[Any], Awaitable[None]]) -> None:
 
     with contextlib.suppress(Exception):
         asyncio.run(main())
+
+
+def openai_error(
+    exc: Exception, *, started: bool, where: str, read_timeout: float, secret: str | None
+) -> ProviderError:
+    """A ProviderError for anything the OpenAI SDK raised (Chat Completions and Responses):
+    status codes by :func:`kind_for_status`; network faults by :func:`transport_error`; a
+    ``data: {"error": ...}`` event inside the stream as STREAM_BROKEN."""
+    import httpx2
+    import openai
+
+    if isinstance(exc, openai.APIConnectionError | httpx2.TransportError):
+        timed_out = isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException)
+        return transport_error(
+            exc,
+            started=started,
+            timed_out=timed_out,
+            read_timeout=read_timeout,
+            where=where,
+            secret=secret,
+        )
+    if isinstance(exc, openai.APIStatusError):
+        body = exc.body
+        text = body.get("message") if isinstance(body, dict) else body
+        return ProviderError(
+            kind_for_status(exc.status_code, exc.type),
+            one_line(text if isinstance(text, str) and text else exc.message, secret),
+            status=exc.status_code,
+            retry_after=retry_after(exc.response.headers),
+            mid_stream=started,
+        )
+    if isinstance(exc, openai.APIError):  # a `data: {"error": ...}` event inside the stream
+        kind = ErrorKind.STREAM_BROKEN if started else ErrorKind.UNKNOWN
+        return ProviderError(kind, one_line(exc.message, secret), mid_stream=started)
+    name = type(exc).__name__
+    return ProviderError(ErrorKind.UNKNOWN, one_line(f"{name}: {exc}", secret), mid_stream=started)

@@ -11,6 +11,13 @@ from chat_tui.providers.events import ChatRequest, ProviderEvent
 
 ProviderKind = Literal["anthropic", "openai", "ollama"]
 PROVIDER_KINDS: tuple[ProviderKind, ...] = ("anthropic", "openai", "ollama")
+# Which OpenAI API to speak; None: Responses for api.openai.com, Chat Completions elsewhere.
+OpenAIApi = Literal["responses", "chat"]
+# How long OpenAI keeps the prompt cache; None: nothing sent (the server's default applies).
+# "in_memory" / "24h": prompt_cache_retention (a maximum); "30m" / "12h":
+# prompt_cache_options.ttl (a minimum, gpt-5.6 and later).
+CacheRetention = Literal["in_memory", "24h", "30m", "12h"]
+CACHE_RETENTIONS: tuple[CacheRetention, ...] = ("in_memory", "24h", "30m", "12h")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +36,8 @@ class ProviderSettings:
     read_timeout: float = 60.0
     connect_timeout: float = 10.0
     max_retries: int = 2
+    api: OpenAIApi | None = None
+    cache_retention: CacheRetention | None = None
 
     def __repr__(self) -> str:  # never show the key
         key = "set" if self.api_key else "unset"
@@ -71,6 +80,10 @@ def make_provider(settings: ProviderSettings) -> Provider:
         from chat_tui.providers.anthropic import AnthropicProvider
 
         return AnthropicProvider(settings)
+    from chat_tui.providers.openai_responses import OpenAIResponsesProvider, uses_responses_api
+
+    if uses_responses_api(settings):
+        return OpenAIResponsesProvider(settings)
     from chat_tui.providers.openai_compat import OpenAICompatProvider
 
     return OpenAICompatProvider(settings)

@@ -20,14 +20,7 @@ from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from chat_tui.providers._common import (
-    estimated_usage,
-    kind_for_status,
-    one_line,
-    rehearse,
-    retry_after,
-    transport_error,
-)
+from chat_tui.providers._common import estimated_usage, openai_error, rehearse
 from chat_tui.providers.base import ProviderSettings
 from chat_tui.providers.events import (
     ChatRequest,
@@ -212,36 +205,9 @@ class OpenAICompatProvider:
             yield Stop(STOP_REASONS.get(finish or "stop", finish or "end_turn"))
 
     def _map_error(self, exc: Exception, *, started: bool) -> ProviderError:
-        import httpx2
-        import openai
-
-        secret = self.settings.api_key
-        if isinstance(exc, openai.APIConnectionError | httpx2.TransportError):
-            timed_out = isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException)
-            return transport_error(
-                exc,
-                started=started,
-                timed_out=timed_out,
-                read_timeout=self.settings.read_timeout,
-                where=self._where,
-                secret=secret,
-            )
-        if isinstance(exc, openai.APIStatusError):
-            body = exc.body
-            text = body.get("message") if isinstance(body, dict) else body
-            return ProviderError(
-                kind_for_status(exc.status_code, exc.type),
-                one_line(text if isinstance(text, str) and text else exc.message, secret),
-                status=exc.status_code,
-                retry_after=retry_after(exc.response.headers),
-                mid_stream=started,
-            )
-        if isinstance(exc, openai.APIError):  # a `data: {"error": ...}` event inside the stream
-            kind = ErrorKind.STREAM_BROKEN if started else ErrorKind.UNKNOWN
-            return ProviderError(kind, one_line(exc.message, secret), mid_stream=started)
-        name = type(exc).__name__
-        return ProviderError(
-            ErrorKind.UNKNOWN, one_line(f"{name}: {exc}", secret), mid_stream=started
+        s = self.settings
+        return openai_error(
+            exc, started=started, where=self._where, read_timeout=s.read_timeout, secret=s.api_key
         )
 
     async def count_tokens(self, request: ChatRequest) -> int | None:

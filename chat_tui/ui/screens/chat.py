@@ -205,7 +205,7 @@ class ChatScreen(Screen[None]):
                 session_cost=s.session_cost,
                 ttft_history=tuple(t.ttft_s for t in s.turns),
                 cache_reported=s.cache_reported,
-                ttl_label=s.ttl,
+                ttl_label=s.cache_request_label,
                 advice=advice.line() if (advice := s.ttl_advice()) else None,
                 keep_warm=s.keep_warm.summary()
                 if s.keep_warm.enabled or s.keep_warm.pings

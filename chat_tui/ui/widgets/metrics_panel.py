@@ -59,7 +59,7 @@ class PanelData:
     session_cost: Cost  # summed over the session
     ttft_history: tuple[float | None, ...]  # first-token latency per turn, seconds
     cache_reported: bool  # False for Ollama: cache figures are unknown
-    ttl_label: str  # "5m" or "1h": the TTL the requests ask for
+    ttl_label: str  # what the requests ask for: "5m", "1h", "24h retention", "automatic caching"
     advice: str | None = None  # the TTL advisor's line, when the other TTL would save money
     keep_warm: str | None = None  # keep-warm's running totals; None when off and never used
     keep_warm_last: str | None = None  # the last ping (or its failure) in one line
