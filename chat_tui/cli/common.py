@@ -12,7 +12,10 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-FLAG_NAMES = ("provider", "model", "base_url", "ttl", "max_tokens", "read_timeout", "data_dir")
+FLAG_NAMES = (
+    "provider", "model", "base_url", "ttl", "max_tokens", "read_timeout", "data_dir",
+    "thinking", "thinking_budget",
+)  # fmt: skip
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
@@ -27,6 +30,10 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--read-timeout", type=float, metavar="S",
                         help="seconds without data before a stream counts as stalled")  # fmt: skip
     parser.add_argument("--data-dir", metavar="DIR", help="where conversations are stored")
+    parser.add_argument("--thinking", choices=["off", "on", "low", "medium", "high"],
+                        help="let the model think first: on, or an effort (default: off)")  # fmt: skip
+    parser.add_argument("--thinking-budget", type=int, metavar="TOKENS",
+                        help="thinking budget in tokens, for models that take one (>= 1024)")  # fmt: skip
 
 
 def flags_of(args: argparse.Namespace) -> dict[str, Any]:
