@@ -232,7 +232,9 @@ async def test_cache_write_then_read_over_three_turns(
 async def test_short_prompt_is_not_cached(
     loopback: LoopbackServer, provider: AnthropicProvider
 ) -> None:
-    req = ChatRequest("claude-test", (SystemBlock("short", cache=True),), (Message.of("user", "hi"),))
+    req = ChatRequest(
+        "claude-test", (SystemBlock("short", cache=True),), (Message.of("user", "hi"),)
+    )
     for _ in range(2):
         total = usage(await collect(provider, req))
         assert (total.cache_write_tokens, total.cache_read_tokens) == (0, 0)

@@ -105,7 +105,11 @@ def loads(raw: str | None) -> list[Part] | None:
         doc = json.loads(raw)
     except ValueError:
         return None
-    if not isinstance(doc, dict) or doc.get("v") != VERSION or not isinstance(doc.get("parts"), list):
+    if (
+        not isinstance(doc, dict)
+        or doc.get("v") != VERSION
+        or not isinstance(doc.get("parts"), list)
+    ):
         return None
     parts = [part_from_dict(d) for d in doc["parts"] if isinstance(d, dict)]
     return [p for p in parts if p is not None]
@@ -161,15 +165,11 @@ class AnswerParts:
         return out
 
     def thinking_text(self) -> str:
-        return "".join(
-            p.text for p in self.parts() if isinstance(p, ThinkingPart)
-        )
+        return "".join(p.text for p in self.parts() if isinstance(p, ThinkingPart))
 
     def output_text(self) -> str:
         """Everything generated as text: the answer and the reasoning."""
-        return "".join(
-            p.text for p in self.parts() if isinstance(p, TextPart | ThinkingPart)
-        )
+        return "".join(p.text for p in self.parts() if isinstance(p, TextPart | ThinkingPart))
 
     @property
     def answered(self) -> bool:

@@ -327,7 +327,12 @@ class ChatSession:
         if exchange.stop_reason == "max_tokens":
             used = (self.turns[-1].max_tokens if self.turns else None) or self.settings.max_tokens
             self._retry_max_tokens = more_tokens(used)
-        exchange.parts, exchange.status, exchange.note, exchange.answer_id = [], "pending", None, None
+        exchange.parts, exchange.status, exchange.note, exchange.answer_id = (
+            [],
+            "pending",
+            None,
+            None,
+        )
         exchange.stop_reason = None
         return await self._run(exchange, on_text, on_thinking)
 

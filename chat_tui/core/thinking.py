@@ -40,12 +40,16 @@ def check_mode(value: object, where: str) -> ThinkingMode:
     for mode in THINKING_MODES:
         if value == mode:
             return mode
-    raise ConfigError(f"{where}: thinking must be one of {', '.join(THINKING_MODES)}, not {value!r}")
+    raise ConfigError(
+        f"{where}: thinking must be one of {', '.join(THINKING_MODES)}, not {value!r}"
+    )
 
 
 def check_budget(value: object, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{where}: the thinking budget is a whole number of tokens, not {value!r}")
+        raise ConfigError(
+            f"{where}: the thinking budget is a whole number of tokens, not {value!r}"
+        )
     if value < MIN_BUDGET:
         raise ConfigError(f"{where}: the thinking budget must be at least {MIN_BUDGET:,} tokens")
     return value

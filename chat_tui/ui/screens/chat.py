@@ -30,6 +30,7 @@ from chat_tui.ui.screens.document import DocumentScreen
 from chat_tui.ui.widgets.chat_input import ChatInput
 from chat_tui.ui.widgets.message_pane import AssistantMessage, MessagePane
 from chat_tui.ui.widgets.metrics_panel import MetricsPanel, PanelData, PanelDocument
+from chat_tui.ui.widgets.thinking_block import ThinkingBlock, TurnView
 
 if TYPE_CHECKING:
     from chat_tui.core.prefs import Prefs
@@ -45,7 +46,8 @@ No provider is configured or reachable yet. Set one up, then restart chat-tui:
 
 Then: chat-tui --provider anthropic|openai|ollama, or ctrl+t to switch here."""
 
-TurnRunner = Callable[[Callable[[str], None]], Awaitable[TurnResult | None]]
+TextSink = Callable[[str], None]
+TurnRunner = Callable[[TextSink, TextSink], Awaitable[TurnResult | None]]
 
 
 class ChatScreen(Screen[None]):
@@ -55,6 +57,7 @@ class ChatScreen(Screen[None]):
     ChatScreen MetricsPanel { width: 44; border-left: vkey $panel; }
     ChatScreen UserMessage { border-left: thick $role-user; }
     ChatScreen AssistantMessage { border-left: thick $role-assistant 60%; }
+    ChatScreen ThinkingBlock { border-left: thick $role-assistant 20%; }
     ChatScreen #setup {
         margin: 1 2; padding: 1 2; border: round $warning; color: $text; height: auto;
     }
@@ -96,6 +99,7 @@ class ChatScreen(Screen[None]):
         self.started = False  # set once the start-up work (resume, document) is done
         self._turn: Worker[None] | None = None
         self._answer: AssistantMessage | None = None
+        self._view: TurnView | None = None  # the turn's answer and its thinking block
 
     # -- layout ------------------------------------------------------------------------
 
@@ -220,20 +224,24 @@ class ChatScreen(Screen[None]):
         self.prefs.save()
         self._remove_setup()
         self.pane.add_user(text)
-        self._start(lambda sink: self.session.ask(text, sink))
+        self._start(lambda sink, think: self.session.ask(text, sink, think))
 
     def _start(self, runner: TurnRunner) -> None:
         answer = self.pane.start_assistant()
         self._answer = answer
+        view = TurnView(self.pane, answer, pinned=self.session.settings.thinking_open)
+        self._view = view
         self._turn = self.run_worker(
-            self._run_turn(runner, answer), group="turn", exclusive=True, exit_on_error=False
+            self._run_turn(runner, view), group="turn", exclusive=True, exit_on_error=False
         )
         self.refresh_bindings()
 
-    async def _run_turn(self, runner: TurnRunner, answer: AssistantMessage) -> None:
+    async def _run_turn(self, runner: TurnRunner, view: TurnView) -> None:
+        answer = view.answer
         try:
-            result = await runner(answer.append)
+            result = await runner(view.text, view.thinking)
         except asyncio.CancelledError:
+            view.end()
             last = self.session.turns[-1] if self.session.turns else None
             tokens = last.usage.output_tokens if last else None
             answer.finish("stopped", note=f"stopped after {tokens or 0:,} tokens")
@@ -246,11 +254,12 @@ class ChatScreen(Screen[None]):
         else:
             if result is not None:
                 self._show_result(answer, result)
+        view.end()
         self.refresh_panel()
 
     def _show_result(self, answer: AssistantMessage, result: TurnResult) -> None:
         if result.status == "complete":
-            answer.finish("complete")
+            answer.finish("complete", note=result.stop_note)
         elif result.status == "interrupted":
             tokens = result.metrics.usage.output_tokens or 0
             answer.finish("interrupted", note=f"interrupted — {tokens:,} tokens received",
@@ -270,6 +279,8 @@ class ChatScreen(Screen[None]):
         if self._answer is not None:
             await self._answer.remove()
             self._answer = None
+        if self._view is not None:
+            await self._view.remove()
         self._start(self.session.retry)
 
     def action_toggle_provider(self) -> None:
@@ -298,7 +309,7 @@ class ChatScreen(Screen[None]):
     async def action_new_conversation(self) -> None:
         self.action_stop()
         self.session.new_conversation()
-        self._answer = None
+        self._answer = self._view = None
         await self.pane.clear_messages()
         self.refresh_panel()
         self.query_one(ChatInput).focus()
@@ -332,12 +343,21 @@ class ChatScreen(Screen[None]):
         pane = self.pane
         await pane.clear_messages()
         self._answer = None
+        self._view = None
+        pinned = self.session.settings.thinking_open
         for ex in self.session.conversation.exchanges:
             pane.add_user(ex.user)
+            block = None
+            if ex.thinking:
+                block = ThinkingBlock(pinned=pinned, flush_interval=pane.flush_interval)
+                block.load_thinking(ex.thinking)
+                pane.add_block(block)
             if ex.answer_id is not None or ex.answer:
                 note = "interrupted — resumed from the last checkpoint" if (
                     ex.status == "interrupted") else None  # fmt: skip
                 self._answer = pane.add_assistant(ex.answer, status=ex.status, note=note)
+                self._view = TurnView(pane, self._answer)
+                self._view.block = block
         for line in notices:
             pane.add_notice(line, severity="warning")
         pane.scroll_to_latest()
