@@ -345,9 +345,14 @@ class ChatSession:
     ) -> TurnResult:
         provider = self.provider
         max_tokens = self._turn_max_tokens()
+        try:
+            thinking = self.thinking(max_tokens)
+        except ChatTuiError as exc:  # a setting the API would reject: nothing is sent
+            exchange.status, exchange.note = "failed", str(exc)
+            raise
         request = self.conversation.build_request(
             provider.model, ttl=self.ttl, max_tokens=max_tokens,
-            provider=provider.kind, thinking=self.thinking(max_tokens),
+            provider=provider.kind, thinking=thinking,
         )  # fmt: skip
         key = self.cache_key()
         conv_id = self.conversation.id
