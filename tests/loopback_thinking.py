@@ -162,9 +162,10 @@ def thinking_error(body: dict[str, Any]) -> str | None:
                     return "messages: cache_control cannot be set on thinking blocks"
                 if block.get("signature") != sign(model, str(block.get("thinking"))):
                     return "messages: Invalid `signature` in `thinking` block"
-            elif block.get("type") == "redacted_thinking":
-                if block.get("data") != redacted_data(model):
-                    return "messages: Invalid `data` in `redacted_thinking` block"
+            elif block.get("type") == "redacted_thinking" and block.get("data") != redacted_data(
+                model
+            ):
+                return "messages: Invalid `data` in `redacted_thinking` block"
     return None
 
 

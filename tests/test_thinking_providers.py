@@ -15,6 +15,7 @@ from chat_tui.providers.anthropic import AnthropicProvider
 from chat_tui.providers.anthropic import build_params as anthropic_params
 from chat_tui.providers.base import Provider, ProviderKind, ProviderSettings, make_provider
 from chat_tui.providers.events import (
+    THINKING_OFF,
     ChatRequest,
     DocumentPart,
     ErrorKind,
@@ -57,7 +58,7 @@ def settings(server: LoopbackServer, kind: ProviderKind = "anthropic",
                             max_retries=0, read_timeout=5.0)  # fmt: skip
 
 
-def ask(model: str = "claude-haiku-4-5", thinking: Thinking = Thinking(), *messages: Message,
+def ask(model: str = "claude-haiku-4-5", thinking: Thinking = THINKING_OFF, *messages: Message,
         max_tokens: int = 4096) -> ChatRequest:  # fmt: skip
     msgs = messages or (Message.of("user", "hi", cache=True),)
     return ChatRequest(model, (SystemBlock("Be terse."),), msgs, max_tokens=max_tokens,
@@ -97,7 +98,9 @@ async def test_anthropic_thinking_signature_and_redacted_blocks_come_whole(
     ]
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Five seven five."
     # Order: all thinking (deltas, then the whole block) before the first answer token.
-    kinds = [type(e).__name__ for e in events if isinstance(e, ThinkingDelta | PartDone | TextDelta)]
+    kinds = [
+        type(e).__name__ for e in events if isinstance(e, ThinkingDelta | PartDone | TextDelta)
+    ]
     assert kinds.index("TextDelta") > max(i for i, k in enumerate(kinds) if k == "PartDone")
     assert isinstance(events[-1], Stop) and events[-1].reason == "end_turn"
 
@@ -137,7 +140,9 @@ async def test_inline_think_tags_split_across_chunks_at_any_byte(
     assert isinstance(events[-1], Stop)
 
 
-async def test_compatible_servers_split_tags_but_openai_itself_does_not(server: ThinkingLoopback) -> None:
+async def test_compatible_servers_split_tags_but_openai_itself_does_not(
+    server: ThinkingLoopback,
+) -> None:
     """OpenAI's own models do not think inline: an answer about the tag stays as written."""
     server.enqueue(SSE(inline_think_sse("Use <think>x</think> tags.", 4)))
     s = ProviderSettings(kind="openai", model="gpt-5", base_url=None, api_key="k")
@@ -159,7 +164,9 @@ MODES: tuple[ThinkingMode, ...] = ("on", "low", "medium", "high")
 
 @pytest.mark.parametrize("model", known_models("anthropic"))
 @pytest.mark.parametrize("mode", MODES)
-def test_every_anthropic_model_gets_a_request_its_api_accepts(model: str, mode: ThinkingMode) -> None:
+def test_every_anthropic_model_gets_a_request_its_api_accepts(
+    model: str, mode: ThinkingMode
+) -> None:
     info = lookup_model("anthropic", model)
     setting = resolve(mode, None, provider="anthropic", model=model, info=info, max_tokens=4096)
     params = anthropic_params(ask(model, setting))

@@ -171,8 +171,7 @@ async def test_cut_while_thinking_says_so_and_retry_asks_for_more(
     result = await session.ask("hard question", lambda t: None)
     assert result.stop_reason == "max_tokens"
     assert result.stop_note == (
-        "cut while still thinking, at the 4,096-token limit: ctrl+r retries with more "
-        "(max_tokens)"
+        "cut while still thinking, at the 4,096-token limit: ctrl+r retries with more (max_tokens)"
     )
     stored = store.load_conversation(session.conversation.id or 0).messages[-1]
     assert stored.metrics is not None and stored.metrics.stop_reason == "max_tokens"

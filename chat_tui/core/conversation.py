@@ -168,7 +168,11 @@ class Conversation:
         for ex in self.exchanges:
             lines += ["## You", "", clean_text(ex.user), ""]
             if ex.answer or ex.status != "pending":
-                lines += ["## Assistant", "", clean_text(ex.answer)]
+                lines += ["## Assistant", ""]
+                if ex.thinking:  # folded in the rendered Markdown, as in the pane
+                    lines += ["<details><summary>Thinking</summary>", "",
+                              clean_text(ex.thinking), "", "</details>", ""]  # fmt: skip
+                lines.append(clean_text(ex.answer))
                 if ex.status in CUT_NOTE:
                     lines += ["", f"_({ex.status}{': ' + clean_text(ex.note) if ex.note else ''})_"]
                 lines.append("")

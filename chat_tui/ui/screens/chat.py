@@ -229,7 +229,8 @@ class ChatScreen(Screen[None]):
     def _start(self, runner: TurnRunner) -> None:
         answer = self.pane.start_assistant()
         self._answer = answer
-        view = TurnView(self.pane, answer, pinned=self.session.settings.thinking_open)
+        view = TurnView(self.pane, answer, pinned=self.session.settings.thinking_open,
+                        clock=self.session.clock)  # fmt: skip
         self._view = view
         self._turn = self.run_worker(
             self._run_turn(runner, view), group="turn", exclusive=True, exit_on_error=False
