@@ -93,9 +93,10 @@ async def one_turn(app: BenchApp, thinking: list[str], answer: list[str]) -> dic
     }
 
 
-async def measure(quick: bool) -> tuple[dict[str, float], dict[str, float]]:
+async def measure(quick: bool, with_thinking: bool) -> dict[str, float]:
+    """One turn in a fresh app (the same history each time), with or without thinking."""
     n_think, n_answer = (800, 1500) if quick else (2000, 3000)
-    thinking = split_tokens(markdown_answer(n_think, seed=3), n_think)
+    thinking = split_tokens(markdown_answer(n_think, seed=3), n_think) if with_thinking else []
     answer = split_tokens(markdown_answer(n_answer, seed=4), n_answer)
     app = BenchApp()
     async with app.run_test(headless=True, size=(120, 45)) as pilot:
@@ -104,9 +105,7 @@ async def measure(quick: bool) -> tuple[dict[str, float], dict[str, float]]:
             pane.add_user(f"Earlier question {i}")
             pane.add_assistant(markdown_answer(200, seed=100 + i))
         await pilot.pause(0.5)
-        plain = await one_turn(app, [], answer)
-        with_thinking = await one_turn(app, thinking, answer)
-    return plain, with_thinking
+        return await one_turn(app, thinking, answer)
 
 
 def run(opts: Options) -> list[Figure]:
@@ -119,7 +118,8 @@ def run(opts: Options) -> list[Figure]:
         "cpu": Figure(NAME, "answer after thinking @ 1,000 tok/s: CPU", "%"),
     }  # fmt: skip
     for _ in range(opts.pick(3, 1)):
-        plain, thought = asyncio.run(measure(opts.quick))
+        plain = asyncio.run(measure(opts.quick, with_thinking=False))
+        thought = asyncio.run(measure(opts.quick, with_thinking=True))
         f["p95"].values.append(thought["p95"] / max(plain["p95"], 1.0))
         f["p50"].values.append(thought["p50"])
         f["end"].values.append(thought["end"])

@@ -33,7 +33,8 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--thinking", choices=["off", "on", "low", "medium", "high"],
                         help="let the model think first: on, or an effort (default: off)")  # fmt: skip
     parser.add_argument("--thinking-budget", type=int, metavar="TOKENS",
-                        help="thinking budget in tokens, for models that take one (>= 1024)")  # fmt: skip
+                        help="thinking budget in tokens, for models that take one (>= 1024; "
+                             "implies --thinking on)")  # fmt: skip
 
 
 def flags_of(args: argparse.Namespace) -> dict[str, Any]:

@@ -55,6 +55,7 @@ class ThinkingBlock(AssistantMessage):
         self._seconds: float | None = None  # frozen once the thinking ended
         self._ticker: Timer | None = None
         self._header_cache: tuple[str, Strip] | None = None
+        self._words: int | None = None  # counted once the thinking ended
 
     # -- state ---------------------------------------------------------------------------
 
@@ -69,11 +70,17 @@ class ThinkingBlock(AssistantMessage):
         took = "" if seconds is None else f" {seconds:.1f} s"
         if self.live:
             return f"▼ thinking…{took}"
-        words = len(self.text.split())
+        if self._words is None:
+            self._words = len(self.text.split())
+        words = self._words
         arrow = "▶" if self.folded else "▼"
         verb = f"thought for{took}" if took else "thinking"
         hint = " — enter to unfold" if self.folded and self.has_focus else ""
         return f"{arrow} {verb} · {words:,} words{hint}"
+
+    def append(self, text: str) -> None:
+        self._words = None
+        super().append(text)
 
     def answer_started(self) -> None:
         """The answer began: stop the clock and fold, unless pinned open."""
