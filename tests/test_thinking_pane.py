@@ -132,6 +132,7 @@ async def test_the_app_streams_thinking_above_the_answer_and_folds_it(tmp_path: 
             await pilot.pause()
             shown = list(again.chat.query(ThinkingBlock))
             assert len(shown) == 1 and not shown[0].folded  # the config pins it open
+            assert shown[0].header_text().startswith("▼ thought for ")  # time from the db
             assert shown[0].text.startswith("Let me think.")
 
 

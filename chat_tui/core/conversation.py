@@ -63,6 +63,7 @@ class Exchange:
     provider: str | None = None
     model: str | None = None
     stop_reason: str | None = None
+    thinking_s: float | None = None  # how long the model thought, where known
 
     @property
     def answer(self) -> str:

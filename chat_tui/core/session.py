@@ -467,6 +467,7 @@ class ChatSession:
             self.cache_clock.record(key, ttl_s, started)
         self.turns.append(metrics)
         self.session_cost = self.session_cost + cost
+        exchange.thinking_s = metrics.thinking_s
         note = stop_note(
             exchange.stop_reason, max_tokens or self.settings.max_tokens, answered=parts.answered,
             thought=parts.thought, retry_hint=self._more_hint(),
@@ -541,7 +542,11 @@ def _conversation_from(stored: StoredConversation, system_prompt: str) -> Conver
             pending.status = _status(msg.status)
             pending.answer_id = msg.id
             pending.provider, pending.model = msg.provider, msg.model
-            pending.stop_reason = msg.metrics.stop_reason if msg.metrics else None
+            if msg.metrics is not None:
+                pending.stop_reason, pending.thinking_s = (
+                    msg.metrics.stop_reason,
+                    msg.metrics.thinking_s,
+                )
             pending = None
     return conv
 

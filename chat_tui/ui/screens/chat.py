@@ -351,7 +351,7 @@ class ChatScreen(Screen[None]):
             block = None
             if ex.thinking:
                 block = ThinkingBlock(pinned=pinned, flush_interval=pane.flush_interval)
-                block.load_thinking(ex.thinking)
+                block.load_thinking(ex.thinking, ex.thinking_s)
                 pane.add_block(block)
             if ex.answer_id is not None or ex.answer:
                 note = "interrupted — resumed from the last checkpoint" if (

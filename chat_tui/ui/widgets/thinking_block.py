@@ -149,6 +149,10 @@ class ThinkingBlock(AssistantMessage):
 
     # -- rendering (see AssistantMessage) ------------------------------------------------
 
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._header_cache = None  # a theme switch recolours the header too
+
     def _footer_lines(self) -> list[tuple[str, str]]:
         return []
 
