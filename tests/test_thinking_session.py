@@ -78,10 +78,11 @@ async def test_thinking_goes_back_byte_exact_and_is_stripped_when_the_model_chan
         {"type": "redacted_thinking", "data": redacted_data(HAIKU)},
     ]
 
-    session.set_model("claude-opus-4-5")  # a signature is only valid for its model
+    session.set_model("claude-opus-4-6")  # a signature is only valid for its model
     third = await session.ask("third", text.append)
     assert third.status == "complete", third.error
     assert sent_thinking(server.requests[-1].body or {}) == []
+    assert (server.requests[-1].body or {})["thinking"] == {"type": "adaptive"}  # no budget
 
     session.set_model(HAIKU)  # back: haiku's own blocks go back again, opus' do not
     fourth = await session.ask("fourth", text.append)
@@ -104,7 +105,7 @@ async def test_thinking_goes_back_byte_exact_and_is_stripped_when_the_model_chan
     assert sixth.status == "complete", sixth.error
     blocks = sent_thinking(server.requests[-1].body or {})
     assert blocks[0] == {"type": "thinking", "thinking": raw, "signature": sign(HAIKU, raw)}
-    assert len(blocks) == 6  # turns 1, 2, 4 by haiku; 3 (opus) and 5 (gpt) stripped
+    assert len(blocks) == 6  # turns 1, 2, 4 by haiku; 3 (opus 4.6) and 5 (gpt) stripped
 
 
 async def test_thinking_metrics_are_timed_counted_and_stored(
