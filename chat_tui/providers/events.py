@@ -172,6 +172,12 @@ class ChatRequest:
     thinking: Thinking = THINKING_OFF
 
 
+def thinking_settings(request: ChatRequest) -> dict[str, Any]:
+    """The thinking settings of ``request``, as a stable JSON-ready dict (what a cache
+    fingerprint hashes: a change invalidates the cached message prefix)."""
+    return request.thinking.as_dict()
+
+
 @dataclass(frozen=True, slots=True)
 class TextDelta:
     text: str
