@@ -151,6 +151,18 @@ async def test_a_cut_turn_shows_the_dim_note(tmp_path: Path) -> None:
             )
             block = app.chat.query_one(ThinkingBlock)
             assert not block.folded and not block.live  # no answer came: the thinking stays open
+            conv_id = app.session.conversation.id
+        again = _build(server, tmp_path)
+        async with again.run_test(size=(120, 40)) as pilot:
+            assert conv_id is not None
+            await again.chat.open_conversation(conv_id)
+            await pilot.pause()
+            saved = [a for a in again.chat.query(AssistantMessage)
+                     if not isinstance(a, ThinkingBlock)][-1]  # fmt: skip
+            assert saved.note == (
+                "cut while still thinking, at the token limit: ctrl+r retries with more "
+                "(max_tokens)"
+            )
 
 
 def test_thinking_pane_snapshot(snap_compare: Any) -> None:

@@ -120,13 +120,14 @@ def describe(setting: Thinking, model: str) -> str:
 
 
 def stop_note(
-    reason: str | None, max_tokens: int, *, answered: bool, thought: bool, retry_hint: str
+    reason: str | None, max_tokens: int | None, *, answered: bool, thought: bool, retry_hint: str
 ) -> str | None:
     """The note a stop reason deserves under the answer, or None for a normal end.
 
-    ``retry_hint`` says how to try again with more room, e.g. "ctrl+r retries with more"."""
+    ``retry_hint`` says how to try again with more room, e.g. "ctrl+r retries with more";
+    ``max_tokens`` None when the limit is not known (a saved turn)."""
     if reason == "max_tokens":
-        where = f"the {max_tokens:,}-token limit"
+        where = "the token limit" if max_tokens is None else f"the {max_tokens:,}-token limit"
         if thought and not answered:
             return f"cut while still thinking, at {where}: {retry_hint} (max_tokens)"
         return f"cut at {where}: {retry_hint} (max_tokens)"

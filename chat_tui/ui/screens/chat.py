@@ -24,6 +24,7 @@ from textual.worker import Worker, WorkerState
 
 from chat_tui.core.faults import host_of
 from chat_tui.core.session import ChatSession, TurnResult
+from chat_tui.core.thinking import stop_note
 from chat_tui.errors import ChatTuiError
 from chat_tui.ui.screens.conversations import ConversationsScreen
 from chat_tui.ui.screens.document import DocumentScreen
@@ -355,7 +356,9 @@ class ChatScreen(Screen[None]):
                 pane.add_block(block)
             if ex.answer_id is not None or ex.answer:
                 note = "interrupted — resumed from the last checkpoint" if (
-                    ex.status == "interrupted") else None  # fmt: skip
+                    ex.status == "interrupted") else stop_note(
+                    ex.stop_reason, None, answered=bool(ex.answer), thought=bool(ex.thinking),
+                    retry_hint="ctrl+r retries with more")  # fmt: skip
                 self._answer = pane.add_assistant(ex.answer, status=ex.status, note=note)
                 self._view = TurnView(pane, self._answer)
                 self._view.block = block
