@@ -30,6 +30,7 @@ from chat_tui.providers.events import (
 MIN_BUDGET = 1024  # Anthropic rejects a smaller budget_tokens
 DEFAULT_BUDGETS: dict[str, int] = {"on": 4096, "low": 2048, "medium": 8192, "high": 16384}
 MAX_RETRY_TOKENS = 64000  # "retry with more" doubles max_tokens up to this
+_STYLES: dict[str, ThinkingStyle] = {"budget": "budget", "adaptive": "adaptive", "effort": "effort"}
 
 
 class ThinkingError(ConfigError):
@@ -60,10 +61,7 @@ def style_for(provider: str, info: ModelInfo | None) -> ThinkingStyle:
     Anthropic (every older model is in the table), a reasoning effort elsewhere (local and
     compatible servers take ``reasoning_effort`` or ignore it)."""
     if info is not None and not info.local:
-        style = info.thinking
-        return "budget" if style == "budget" else (
-            "adaptive" if style == "adaptive" else ("effort" if style == "effort" else "none")
-        )  # fmt: skip
+        return _STYLES.get(info.thinking, "none")
     return "adaptive" if provider == "anthropic" else "effort"
 
 
