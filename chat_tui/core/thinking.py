@@ -131,6 +131,8 @@ def stop_note(
         return f"cut at {where}: {retry_hint} (max_tokens)"
     if reason == "refusal":
         return "the model declined to answer (refusal)"
+    if reason == "model_context_window_exceeded":
+        return "cut: the conversation filled the model's context window (ctrl+n starts afresh)"
     if reason == "pause_turn":
         return "the model paused its turn: ask it to continue"
     return None
