@@ -132,7 +132,7 @@ def stop_note(
     if reason == "refusal":
         return "the model declined to answer (refusal)"
     if reason == "model_context_window_exceeded":
-        return "cut: the conversation filled the model's context window (ctrl+n starts afresh)"
+        return "cut: the conversation filled the model's context window"
     if reason == "pause_turn":
         return "the model paused its turn: ask it to continue"
     return None

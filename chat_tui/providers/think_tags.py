@@ -3,8 +3,9 @@
 Some models served by OpenAI-compatible servers (Qwen3, DeepSeek-R1 through a plain chat
 template) put their reasoning in the content itself. Chunks may split a tag at any character,
 so a possible tag at the end of a chunk is held back until the next chunk (or the end)
-decides; nothing else is delayed. A stray ``</think>`` outside reasoning (templates that put
-the opening tag in the prompt) is dropped, so raw tags never reach the pane.
+decides; nothing else is delayed. The blank lines between a leading ``</think>`` and the
+answer are dropped. A stray ``</think>`` outside reasoning (templates that put the opening tag in the
+prompt) is dropped too, so raw tags never reach the pane.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class ThinkTagSplitter:
     def __init__(self) -> None:
         self.thinking = False
         self._held = ""
+        self._after_close = False  # the blank lines between </think> and the answer are dropped
+        self._answered = False  # answer text (not just blank space) has been seen
 
     def feed(self, chunk: str) -> list[tuple[Kind, str]]:
         text, self._held = self._held + chunk, ""
@@ -48,10 +51,16 @@ class ThinkTagSplitter:
                 self.thinking = True
             elif self.thinking:
                 self.thinking = False
+                self._after_close = not self._answered
             # else: a stray closing tag outside reasoning, dropped
         return out
 
     def _emit(self, out: list[tuple[Kind, str]], text: str) -> None:
+        if self._after_close and not self.thinking:
+            text = text.lstrip()
+            self._after_close = not text
+        if text and not self.thinking and not self._answered:
+            self._answered = not text.isspace()
         if text:
             kind: Kind = "thinking" if self.thinking else "text"
             if out and out[-1][0] == kind:
