@@ -5,6 +5,7 @@ back from SQLite on resume; timings, token counts, stop reasons and their notes.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -253,3 +254,14 @@ def test_ask_with_a_budget_the_api_would_reject_fails_in_one_line(
     assert code != EXIT_OK and out == ""
     assert len(err.strip().splitlines()) == 1 and "must be below max_tokens" in err
     assert not ask_env.requests  # nothing was sent
+
+
+def test_plain_summary_line_shows_the_thinking_figures(
+    ask_env: ThinkingLoopback, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ask", "hi", "--thinking", "on"]) == EXIT_OK
+    out, err = capsys.readouterr()
+    line = err.strip().splitlines()[-1]
+    assert out == "Hello.\n"
+    assert re.search(r"first text \d+ ms · thinking \d+ ms", line)
+    assert re.search(r"out \d+ \(thinking \d+~\)", line)  # estimated, marked like out

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from chat_tui.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_common, ms, open_store
 from chat_tui.cli.common import err as _err
-from chat_tui.cli.thinking_out import ThinkingWriter, thinking_fields
+from chat_tui.cli.thinking_out import ThinkingWriter, thinking_fields, thinking_summary
 
 if TYPE_CHECKING:
     from chat_tui.config import Settings
@@ -127,6 +127,7 @@ def _report(args: argparse.Namespace, session: ChatSession, result: TurnResult) 
         f"out {out}",
         f"cost {format_usd(m.cost.usd)} (uncached {format_usd(m.cost.uncached_usd)})",
     ]
+    parts[2:2] = thinking_summary(m)
     if ttl_left is not None:
         parts.append(f"cache {format_countdown(ttl_left)}")
     _err(" · ".join(parts))

@@ -48,3 +48,12 @@ def thinking_fields(m: TurnMetrics) -> dict[str, Any]:
         "thinking_estimated": m.thinking_estimated,
         "stop_reason": m.stop_reason,
     }
+
+
+def thinking_summary(m: TurnMetrics) -> list[str]:
+    """The plain summary line's thinking figures: nothing for a turn without thinking."""
+    if m.thinking_s is None:
+        return []
+    first = ms(m.first_text_s)
+    return [f"first text {'—' if first is None else first} ms",
+            f"thinking {ms(m.thinking_s)} ms"]  # fmt: skip
