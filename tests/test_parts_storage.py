@@ -26,7 +26,7 @@ from tests.helpers import loopback_settings
 from tests.loopback import LoopbackServer
 
 ALL: list[Part] = [
-    ThinkingPart("Step 1:\r\n  é ✓ \x00 \u202e tail  ", "RXVnZW5p+/=="),
+    ThinkingPart("Step 1:\r\n  é ✓ \x00 \u202e \ud800 tail  ", "RXVnZW5p+/=="),
     RedactedThinkingPart("EmwKAhgBEgy+/="),
     TextPart("The answer, in **bold**."),
     ToolUsePart("toolu_1", "search", '{ "q" : "x",  "n": 2 }', {"q": "x", "n": 2}),

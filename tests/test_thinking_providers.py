@@ -333,8 +333,8 @@ def test_openai_maps_tool_parts_and_drops_reasoning() -> None:
         {"role": "assistant", "content": "Let me check.",
          "tool_calls": [{"id": "toolu_1", "type": "function",
                          "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
+        {"role": "tool", "tool_call_id": "toolu_1", "content": "18 °C"},  # right after the call
         {"role": "user", "content": "and tomorrow?"},
-        {"role": "tool", "tool_call_id": "toolu_1", "content": "18 °C"},
     ]  # fmt: skip
     assert "step 1" not in json.dumps(sent)  # reasoning is never sent back
 

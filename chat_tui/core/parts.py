@@ -90,11 +90,9 @@ def _parse(arguments: str) -> dict[str, Any]:
 
 
 def dumps(parts: list[Part] | tuple[Part, ...]) -> str:
-    return json.dumps(
-        {"v": VERSION, "parts": [part_to_dict(p) for p in parts]},
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    # ASCII escapes: any string survives, even a lone surrogate SQLite could not encode.
+    return json.dumps({"v": VERSION, "parts": [part_to_dict(p) for p in parts]},
+                      separators=(",", ":"))  # fmt: skip
 
 
 def loads(raw: str | None) -> list[Part] | None:

@@ -104,8 +104,10 @@ def build_params(request: ChatRequest, settings: ProviderSettings) -> dict[str, 
 
 
 def message_dicts(message: Message) -> list[dict[str, Any]]:
-    """One message as Chat Completions messages: tool results become ``tool`` messages (after
-    any text of the same turn), tool calls the assistant's ``tool_calls``; thinking is dropped."""
+    """One message as Chat Completions messages: tool calls become the assistant's
+    ``tool_calls``; tool results become ``tool`` messages, placed first (they must follow the
+    assistant message that made the calls), then any text of the same turn; thinking is
+    dropped."""
     out: list[dict[str, Any]] = []
     content: list[dict[str, Any]] = []
     calls: list[dict[str, Any]] = []
@@ -129,7 +131,7 @@ def message_dicts(message: Message) -> list[dict[str, Any]]:
         if not entry["content"]:
             entry["content"] = None
     if entry["content"] or calls or not out:
-        out.insert(0, entry)
+        out.append(entry)
     return out
 
 
