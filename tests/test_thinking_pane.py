@@ -201,3 +201,22 @@ def test_show_thinking_is_dim_on_a_terminal() -> None:
         writer.write("hmm")
         writer.end()
     assert tty.getvalue() == "\x1b[2mhmm\x1b[0m\n" and pipe.getvalue() == "hmm\n"
+
+
+async def test_the_block_is_reachable_by_keyboard(tmp_path: Path) -> None:
+    """shift+tab from the prompt reaches the latest thinking block; enter unfolds it."""
+    with ThinkingLoopback() as server:
+        app = _build(server, tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await _send(pilot, "hi")
+            block = app.chat.query_one(ThinkingBlock)
+            assert block.folded
+            for _ in range(4):
+                if app.focused is block:
+                    break
+                await pilot.press("shift+tab")
+            assert app.focused is block
+            assert "enter to unfold" in block.header_text()
+            await pilot.press("enter")
+            await pilot.pause()
+            assert not block.folded and block.size.height > 1
