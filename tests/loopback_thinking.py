@@ -188,7 +188,8 @@ class ThinkingLoopback(LoopbackServer):
                     split_tokens(self.thinking_text, 7), split_tokens(reply),
                     model=str(body.get("model")), redacted=True,
                 )  # fmt: skip
-                return SSE(sse)
+                tps = self.tokens_per_second
+                return SSE(sse, chunk_delay=1 / tps if tps else 0.0)
         return super()._default(request)
 
 
