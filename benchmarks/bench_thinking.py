@@ -110,7 +110,7 @@ async def measure(quick: bool, with_thinking: bool) -> dict[str, float]:
 
 def run(opts: Options) -> list[Figure]:
     f = {
-        "p95": Figure(NAME, "answer after 2,000 thinking tok: lag p95 / plain answer's", "x",
+        "p95": Figure(NAME, "answer after thinking: lag p95 / the plain answer's", "x",
                       target=1.5),
         "p50": Figure(NAME, "answer after thinking: lag sent → on screen p50", "ms"),
         "end": Figure(NAME, "answer after thinking: last token → on screen", "ms", target=300),
