@@ -42,6 +42,7 @@ BENCHMARKS = {
     "idle": "bench_idle",
     "scale": "bench_scale",
     "economics": "bench_economics",
+    "thinking": "bench_thinking",
 }
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -13,6 +13,8 @@ Config file (``~/.config/chat-tui/config.toml``, or ``$CHAT_TUI_CONFIG``)::
     read_timeout = 60               # seconds without data before a stream counts as stalled
     max_retries = 2
     system_prompt = "..."
+    thinking = "off"                # off | on | low | medium | high
+    thinking_budget = 8000          # tokens, for models that take a budget (>= 1024)
 
     [providers.anthropic]
     model = "claude-haiku-4-5"
@@ -36,6 +38,7 @@ Config file (``~/.config/chat-tui/config.toml``, or ``$CHAT_TUI_CONFIG``)::
     [ui]
     theme = "chat-tui-dark"
     show_panel = true
+    thinking_open = false           # keep thinking blocks open when the answer starts
 
     [keymap]                        # binding id = keys
     toggle_provider = "ctrl+t"
@@ -71,7 +74,7 @@ from chat_tui.providers.base import (
     ProviderKind,
     ProviderSettings,
 )
-from chat_tui.providers.events import CacheTTL
+from chat_tui.providers.events import CacheTTL, ThinkingMode
 
 DEFAULT_MODELS: dict[ProviderKind, str] = {
     "anthropic": "claude-haiku-4-5",
@@ -121,6 +124,9 @@ class Settings:
     document_max_bytes: int = 5 * 1024 * 1024
     theme: str | None = None
     show_panel: bool = True
+    thinking: ThinkingMode = "off"
+    thinking_budget: int | None = None  # None: a default per effort (core/thinking.py)
+    thinking_open: bool = False  # thinking blocks stay open when the answer starts
     keymap: dict[str, str] = field(default_factory=dict)
     model_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     budget_usd: float | None = None
@@ -235,6 +241,18 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
 
 
+def check_mode(value: Any, where: str) -> ThinkingMode:
+    from chat_tui.core.thinking import check_mode as check
+
+    return check(value, where)
+
+
+def check_budget(value: Any, where: str) -> int:
+    from chat_tui.core.thinking import check_budget as check
+
+    return check(value, where)
+
+
 def _check_provider(value: Any, where: str) -> ProviderKind:
     if value not in PROVIDER_KINDS:
         raise ConfigError(
@@ -286,7 +304,8 @@ def _apply_file(s: Settings, data: dict[str, Any], path: Path) -> Settings:
     known = {
         "provider", "cache_ttl", "cache_retention", "max_tokens", "read_timeout", "max_retries",
         "system_prompt", "providers", "documents", "ui", "keymap", "models", "budget_usd",
-        "keep_warm", "keep_warm_max", "keep_warm_lead_s", "telemetry",
+        "keep_warm", "keep_warm_max", "keep_warm_lead_s", "telemetry", "thinking",
+        "thinking_budget",
     }  # fmt: skip
     for key in data:
         if key not in known:
@@ -320,6 +339,12 @@ def _apply_file(s: Settings, data: dict[str, Any], path: Path) -> Settings:
         changes["keep_warm_lead_s"] = _number(
             data["keep_warm_lead_s"], f"{where}: keep_warm_lead_s", float, 1
         )
+    if "thinking" in data:
+        changes["thinking"] = check_mode(data["thinking"], f"{where}: thinking")
+    if "thinking_budget" in data:
+        changes["thinking_budget"] = check_budget(
+            data["thinking_budget"], f"{where}: thinking_budget"
+        )
     models, apis = dict(s.models), dict(s.apis)
     for kind, section in _table(data, "providers", where).items():
         kind = _check_provider(kind, f"{where}: [providers.{kind}]")
@@ -352,6 +377,8 @@ def _apply_file(s: Settings, data: dict[str, Any], path: Path) -> Settings:
         changes["theme"] = str(ui["theme"])
     if "show_panel" in ui:
         changes["show_panel"] = bool(ui["show_panel"])
+    if "thinking_open" in ui:
+        changes["thinking_open"] = bool(ui["thinking_open"])
     changes["keymap"] = {str(k): str(v) for k, v in _table(data, "keymap", where).items()}
     overrides = _table(data, "models", where)
     from chat_tui.core.models import validate_overrides
@@ -445,6 +472,8 @@ def _apply_env(s: Settings, env: Mapping[str, str]) -> Settings:
         changes["cache_retention"] = _check_retention(
             env["CHAT_TUI_CACHE_RETENTION"], "CHAT_TUI_CACHE_RETENTION"
         )
+    if env.get("CHAT_TUI_THINKING"):
+        changes["thinking"] = check_mode(env["CHAT_TUI_THINKING"].strip(), "CHAT_TUI_THINKING")
     if env.get("CHAT_TUI_DATA_DIR"):
         changes["data_dir"] = Path(env["CHAT_TUI_DATA_DIR"]).expanduser()
     changes["telemetry"] = _telemetry_env(s.telemetry, env)
@@ -478,6 +507,12 @@ def _apply_flags(s: Settings, flags: Mapping[str, Any]) -> Settings:
         changes["budget_usd"] = _number(flags["budget"], "--budget", float, 0)
     if flags.get("keep_warm"):
         changes["keep_warm"] = True
+    if flags.get("thinking"):
+        changes["thinking"] = check_mode(flags["thinking"], "--thinking")
+    if flags.get("thinking_budget") is not None:
+        changes["thinking_budget"] = check_budget(flags["thinking_budget"], "--thinking-budget")
+        if not flags.get("thinking") and s.thinking == "off":
+            changes["thinking"] = "on"  # a budget alone means: think, with this budget
     if flags.get("base_url"):
         kind = provider or s.default_provider()
         if kind == "ollama":

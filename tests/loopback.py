@@ -9,7 +9,8 @@ Scripted responses are consumed FIFO, one per request; with the queue empty the 
 with a deterministic reply and simulates prompt caching (``AnthropicCacheSim`` and
 ``OpenAICacheSim`` in tests/loopback_wire.py).
 
-Standalone, to try the app by hand: ``python -m tests.loopback --port 8765 [--tps 200]``.
+Standalone, to try the app by hand: ``python -m tests.loopback --port 8765 [--tps 200]
+[--thinking]``.
 """
 
 from __future__ import annotations
@@ -466,8 +467,15 @@ def main(
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--tps", type=float, default=None, help="tokens per second (default: all)")
     parser.add_argument("--min-cache-tokens", type=int, default=1024)
+    parser.add_argument("--thinking", action="store_true",
+                        help="answer thinking requests with signed thinking first")  # fmt: skip
     args = parser.parse_args(argv)
-    server = server_class(
+    kind = server_class
+    if args.thinking:
+        from tests.loopback_thinking import ThinkingLoopback
+
+        kind = ThinkingLoopback
+    server = kind(
         args.port, tokens_per_second=args.tps, min_cache_tokens=args.min_cache_tokens
     ).start()
     print(f"Anthropic base URL: {server.base_url}\nOpenAI base URL:    {server.openai_base_url}")

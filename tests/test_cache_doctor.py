@@ -33,7 +33,7 @@ T0 = 1_000_000.0
 def request(*texts: str, model: str = "small", system: str = "Be brief.", doc: str = "DOC",
             doc_name: str = "spec.md") -> ChatRequest:  # fmt: skip
     messages = [
-        Message("user" if i % 2 == 0 else "assistant", t, cache=(i == len(texts) - 1))
+        Message.of("user" if i % 2 == 0 else "assistant", t, cache=(i == len(texts) - 1))
         for i, t in enumerate(texts)
     ]
     return ChatRequest(

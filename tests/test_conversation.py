@@ -7,7 +7,7 @@ from pathlib import Path
 
 from chat_tui.core.conversation import Conversation
 from chat_tui.core.documents import Document
-from chat_tui.providers.events import Message
+from chat_tui.providers.events import Message, TextPart
 
 
 def _doc(text: str = "The spec. " * 50) -> Document:
@@ -17,7 +17,7 @@ def _doc(text: str = "The spec. " * 50) -> Document:
 
 def _answered(conv: Conversation, question: str, answer: str, status: str = "complete") -> None:
     ex = conv.ask(question)
-    ex.answer = answer
+    ex.parts = [TextPart(answer)]
     ex.status = status  # type: ignore[assignment]
 
 
@@ -27,7 +27,7 @@ def test_no_document_single_uncached_system_block() -> None:
     req = conv.build_request("m")
     assert [b.text for b in req.system] == ["Be brief."]
     assert not req.system[0].cache
-    assert req.messages == (Message("user", "hi", cache=True),)
+    assert req.messages == (Message.of("user", "hi", cache=True),)
 
 
 def test_document_is_its_own_cached_block_after_the_instruction() -> None:

@@ -17,7 +17,9 @@ from chat_tui.core.models import (
 
 def test_haiku_4_5_facts() -> None:
     info = lookup_model("anthropic", "claude-haiku-4-5")
-    assert info == ModelInfo("claude-haiku-4-5", 1.0, 5.0, 1.25, 2.0, 0.10, 4096, 200_000)
+    assert info == ModelInfo(
+        "claude-haiku-4-5", 1.0, 5.0, 1.25, 2.0, 0.10, 4096, 200_000, thinking="budget"
+    )
 
 
 @pytest.mark.parametrize(

@@ -45,7 +45,7 @@ def settings(server: LoopbackServer | None, **changes: object) -> ProviderSettin
 def request(*texts: str, ttl: CacheTTL = "5m") -> ChatRequest:
     """A conversation of alternating user/assistant texts; the last message is cache-marked."""
     messages = tuple(
-        Message("user" if i % 2 == 0 else "assistant", text, cache=i == len(texts) - 1)
+        Message.of("user" if i % 2 == 0 else "assistant", text, cache=i == len(texts) - 1)
         for i, text in enumerate(texts)
     )
     system = (SystemBlock("You are terse."), SystemBlock(DOC, cache=True))
@@ -189,7 +189,7 @@ async def test_one_hour_ttl(loopback: LoopbackServer, provider: AnthropicProvide
 def test_at_most_four_breakpoints_latest_messages_first() -> None:
     system = (*(SystemBlock(f"block {i}", cache=True) for i in range(3)), SystemBlock(""))
     messages = tuple(
-        Message("user" if i % 2 == 0 else "assistant", f"m{i}", cache=True) for i in range(5)
+        Message.of("user" if i % 2 == 0 else "assistant", f"m{i}", cache=True) for i in range(5)
     )
     params = build_params(ChatRequest("m", system, messages))
     assert len(params["system"]) == 3  # the empty block is left out
@@ -205,7 +205,7 @@ async def test_many_marks_are_accepted_by_the_server(
     loopback: LoopbackServer, provider: AnthropicProvider
 ) -> None:
     messages = tuple(
-        Message("user" if i % 2 == 0 else "assistant", f"m{i}", cache=True) for i in range(7)
+        Message.of("user" if i % 2 == 0 else "assistant", f"m{i}", cache=True) for i in range(7)
     )
     req = ChatRequest("claude-test", (SystemBlock(DOC, cache=True),), messages)
     events = await collect(provider, req)
@@ -236,7 +236,9 @@ async def test_cache_write_then_read_over_three_turns(
 async def test_short_prompt_is_not_cached(
     loopback: LoopbackServer, provider: AnthropicProvider
 ) -> None:
-    req = ChatRequest("claude-test", (SystemBlock("short", cache=True),), (Message("user", "hi"),))
+    req = ChatRequest(
+        "claude-test", (SystemBlock("short", cache=True),), (Message.of("user", "hi"),)
+    )
     for _ in range(2):
         total = usage(await collect(provider, req))
         assert (total.cache_write_tokens, total.cache_read_tokens) == (0, 0)

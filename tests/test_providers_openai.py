@@ -46,7 +46,7 @@ def settings(
 
 def request(*texts: str, cache_key: str | None = "conv-1", max_tokens: int = 256) -> ChatRequest:
     messages = tuple(
-        Message("user" if i % 2 == 0 else "assistant", text, cache=i == len(texts) - 1)
+        Message.of("user" if i % 2 == 0 else "assistant", text, cache=i == len(texts) - 1)
         for i, text in enumerate(texts)
     )
     system = (SystemBlock("You are terse."), SystemBlock(DOC, cache=True))

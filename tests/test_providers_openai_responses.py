@@ -61,7 +61,7 @@ def request(
     *texts: str, model: str = "gpt-test", previous: str | None = None, max_tokens: int = 256
 ) -> ChatRequest:
     messages = tuple(
-        Message("user" if i % 2 == 0 else "assistant", text, cache=i == len(texts) - 1)
+        Message.of("user" if i % 2 == 0 else "assistant", text, cache=i == len(texts) - 1)
         for i, text in enumerate(texts)
     )
     system = (SystemBlock("You are terse."), SystemBlock(DOC, cache=True))

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from chat_tui.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_common, ms, open_store
 from chat_tui.cli.common import err as _err
+from chat_tui.cli.thinking_out import ThinkingWriter, thinking_fields, thinking_summary
 from chat_tui.errors import BudgetError
 
 if TYPE_CHECKING:
@@ -29,6 +30,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ask.add_argument("--json", action="store_true",
                      help="print the metrics as one JSON object on stderr")  # fmt: skip
     ask.add_argument("--no-save", action="store_true", help="do not store the conversation")
+    ask.add_argument("--show-thinking", action="store_true",
+                     help="stream the model's thinking to stderr (dim on a terminal)")  # fmt: skip
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -64,16 +67,21 @@ async def _ask(args: argparse.Namespace, settings: Settings) -> int:
             out.write(text)
             out.flush()
 
+        thinking = ThinkingWriter(sys.stderr) if args.show_thinking else None
         try:
-            result = await session.ask(question, write)
+            result = await session.ask(question, write, thinking.write if thinking else None)
         except BudgetError as exc:
             _err(f"chat-tui ask: {exc}")
             return EXIT_FAILED
+        if thinking is not None:
+            thinking.end()
         for notice in session.notices:
             _err(f"warning: {notice}")
         answer = session.conversation.last.answer if session.conversation.last else ""
         if answer and not answer.endswith("\n"):
             write("\n")
+        if result.stop_note:
+            _err(f"chat-tui: {result.stop_note}")
         _report(args, session, result)
         return EXIT_OK if result.status == "complete" else EXIT_FAILED
     finally:
@@ -106,6 +114,7 @@ def _report(args: argparse.Namespace, session: ChatSession, result: TurnResult) 
             "cache_read_tokens": u.cache_read_tokens,
             "output_tokens": u.output_tokens,
             "output_estimated": u.output_estimated,
+            **thinking_fields(m),
             "cost_usd": m.cost.usd,
             "uncached_cost_usd": m.cost.uncached_usd,
             "cache_ttl_s": None if ttl_left is None else round(ttl_left, 1),
@@ -123,6 +132,8 @@ def _report(args: argparse.Namespace, session: ChatSession, result: TurnResult) 
         return "—" if x is None else f"{x:,}"
 
     out = f"{n(u.output_tokens)}{'~' if u.output_estimated else ''}"
+    if m.thinking_tokens is not None:
+        out += f" (thinking {m.thinking_tokens:,}{'~' if m.thinking_estimated else ''})"
     parts = [
         f"{m.provider}/{m.model}",
         f"first token {ms(m.ttft_s) if m.ttft_s is not None else '—'} ms",
@@ -131,6 +142,7 @@ def _report(args: argparse.Namespace, session: ChatSession, result: TurnResult) 
         f"out {out}",
         f"cost {format_usd(m.cost.usd)} (uncached {format_usd(m.cost.uncached_usd)})",
     ]
+    parts[2:2] = thinking_summary(m)
     if ttl_left is not None:
         parts.append(f"cache {format_countdown(ttl_left)}")
     if d is not None and d.status != "unknown":

@@ -15,7 +15,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 FLAG_NAMES = (
     "provider", "model", "base_url", "ttl", "max_tokens", "read_timeout", "data_dir", "budget",
-    "keep_warm", "api", "retention",
+    "keep_warm", "api", "retention", "thinking", "thinking_budget",
 )  # fmt: skip
 
 
@@ -41,6 +41,11 @@ def add_common(parser: argparse.ArgumentParser, *, command: bool = True) -> None
     add("--data-dir", metavar="DIR", help="where conversations are stored")
     add("--budget", type=float, metavar="USD",
         help="spending cap: refuse a request that could pass it")  # fmt: skip
+    add("--thinking", choices=["off", "on", "low", "medium", "high"],
+        help="let the model think first: on, or an effort (default: off)")  # fmt: skip
+    add("--thinking-budget", type=int, metavar="TOKENS",
+        help="thinking budget in tokens, for models that take one (>= 1024; "
+             "implies --thinking on)")  # fmt: skip
 
 
 def flags_of(args: argparse.Namespace) -> dict[str, Any]:

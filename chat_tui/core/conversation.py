@@ -14,6 +14,10 @@ The history sent is always valid for a provider: strictly alternating user/assis
 no empty messages, whatever happened to earlier turns. An answer that was stopped or broke off
 is sent back with a note saying so, never as if it were complete; a turn that failed before
 any text arrived is left out (retrying it re-asks the same question).
+
+An answer is a sequence of parts (text, thinking, tool calls). A complete answer's thinking
+blocks go back exactly as received, but only to the provider and model that made them (a
+signature is valid for its model alone); on a switch, and for cut answers, they are stripped.
 """
 
 from __future__ import annotations
@@ -23,7 +27,19 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from chat_tui.core.documents import Document
-from chat_tui.providers.events import CacheTTL, ChatRequest, Message, SystemBlock
+from chat_tui.providers.events import (
+    THINKING_OFF,
+    THINKING_PARTS,
+    CacheTTL,
+    ChatRequest,
+    Message,
+    Part,
+    SystemBlock,
+    TextPart,
+    Thinking,
+    ThinkingPart,
+    parts_text,
+)
 
 Status = Literal["pending", "streaming", "complete", "stopped", "interrupted", "failed"]
 CUT_NOTE = {
@@ -35,14 +51,38 @@ CUT_NOTE = {
 
 @dataclass
 class Exchange:
-    """One question and its answer. ``*_id`` are the storage row ids, once stored."""
+    """One question and its answer. The answer is ``parts`` (text, thinking, tool calls) made
+    by ``provider``/``model``; ``answer`` is its text. ``*_id`` are the storage row ids."""
 
     user: str
-    answer: str = ""
+    parts: list[Part] = field(default_factory=list)
     status: Status = "pending"
     note: str | None = None
     user_id: int | None = None
     answer_id: int | None = None
+    provider: str | None = None
+    model: str | None = None
+    stop_reason: str | None = None
+    thinking_s: float | None = None  # how long the model thought, where known
+
+    @property
+    def answer(self) -> str:
+        return parts_text(self.parts)
+
+    @property
+    def thinking(self) -> str:
+        """The answer's reasoning text, blocks joined by a blank line."""
+        return "\n\n".join(p.text for p in self.parts if isinstance(p, ThinkingPart) and p.text)
+
+    def reply_parts(self, provider: str, model: str) -> tuple[Part, ...]:
+        """The parts to send back to ``provider``/``model``: all of a complete answer by that
+        same model, byte-exact; the others without their thinking; a cut answer as its text
+        with a note saying so."""
+        if self.status in CUT_NOTE:
+            return (TextPart(f"{self.answer.rstrip()}\n\n{CUT_NOTE[self.status]}"),)
+        if (self.provider, self.model) == (provider, model):
+            return tuple(self.parts)
+        return tuple(p for p in self.parts if not isinstance(p, THINKING_PARTS))
 
 
 @dataclass
@@ -84,31 +124,30 @@ class Conversation:
             digest.update(b"\x00")
         return digest.hexdigest()[:16]
 
-    def history_messages(self) -> list[Message]:
-        """Every exchange before the last, as valid alternating messages."""
+    def history_messages(self, provider: str = "", model: str = "") -> list[Message]:
+        """Every exchange before the last, as valid alternating messages for ``provider``'s
+        ``model`` (which decides whether thinking blocks go back)."""
         messages: list[Message] = []
         for ex in self.exchanges[:-1]:
             if not ex.answer.strip():
                 continue  # failed before any text: leave the question out
-            answer = ex.answer
-            if ex.status in CUT_NOTE:
-                answer = f"{answer.rstrip()}\n\n{CUT_NOTE[ex.status]}"
-            messages.append(Message("user", ex.user))
-            messages.append(Message("assistant", answer))
+            messages.append(Message.of("user", ex.user))
+            messages.append(Message("assistant", ex.reply_parts(provider, model)))
         return messages
 
     def build_request(
-        self, model: str, *, ttl: CacheTTL = "5m", max_tokens: int = 4096, provider: str = ""
-    ) -> ChatRequest:
+        self, model: str, *, ttl: CacheTTL = "5m", max_tokens: int = 4096, provider: str = "",
+        thinking: Thinking = THINKING_OFF,
+    ) -> ChatRequest:  # fmt: skip
         """The request for the last exchange, which must be pending."""
         if not self.exchanges:
             raise ValueError("nothing to ask")
-        messages = self.history_messages()
+        messages = self.history_messages(provider, model)
         # Breakpoint on the previous user message: the last turn wrote it.
         if len(messages) >= 2:
             prev = messages[-2]
-            messages[-2] = Message(prev.role, prev.text, cache=True)
-        messages.append(Message("user", self.exchanges[-1].user, cache=True))
+            messages[-2] = Message(prev.role, prev.parts, cache=True)
+        messages.append(Message.of("user", self.exchanges[-1].user, cache=True))
         cache_key = None
         if provider == "openai":
             cache_key = f"chat-tui-{self.prefix_hash()}"
@@ -119,6 +158,7 @@ class Conversation:
             max_tokens=max_tokens,
             cache_ttl=ttl,
             cache_key=cache_key,
+            thinking=thinking,
         )
 
     def to_markdown(self) -> str:
@@ -131,7 +171,11 @@ class Conversation:
         for ex in self.exchanges:
             lines += ["## You", "", clean_text(ex.user), ""]
             if ex.answer or ex.status != "pending":
-                lines += ["## Assistant", "", clean_text(ex.answer)]
+                lines += ["## Assistant", ""]
+                if ex.thinking:  # folded in the rendered Markdown, as in the pane
+                    lines += ["<details><summary>Thinking</summary>", "",
+                              clean_text(ex.thinking), "", "</details>", ""]  # fmt: skip
+                lines.append(clean_text(ex.answer))
                 if ex.status in CUT_NOTE:
                     lines += ["", f"_({ex.status}{': ' + clean_text(ex.note) if ex.note else ''})_"]
                 lines.append("")

@@ -27,9 +27,12 @@ EXPIRING_FRACTION = 0.2
 
 
 class TurnTimer:
-    """Times one turn: ``start()``, ``on_text()`` for every chunk, ``finish()``.
+    """Times one turn: ``start()``, ``on_text()`` for every answer chunk and ``on_thinking()``
+    for every reasoning chunk, ``finish()``.
 
-    Calls before ``start()`` are ignored; ``start()`` again resets the timer.
+    The first token of any kind marks ``ttft_s``; the first answer token ``first_text_s``;
+    ``thinking_s`` runs from the first to the last reasoning token. Calls before ``start()``
+    (or after ``finish()``) are ignored; ``start()`` again resets the timer.
     """
 
     def __init__(self, clock: Clock = time.monotonic) -> None:
@@ -37,17 +40,54 @@ class TurnTimer:
         self._start: float | None = None
         self._first: float | None = None
         self._end: float | None = None
+        self._first_text: float | None = None
+        self._thinking: tuple[float, float] | None = None  # first and last reasoning token
 
     def start(self) -> float:
         """Start timing; returns the start time (for :meth:`CacheClock.record`)."""
         self._start = self._clock()
-        self._first = self._end = None
+        self._first = self._end = self._first_text = self._thinking = None
         return self._start
 
+    def _running(self, text: str) -> bool:
+        return bool(text) and self._start is not None and self._end is None
+
     def on_text(self, text: str) -> None:
-        """Note a streamed chunk: the first non-empty one marks the first token."""
-        if text and self._start is not None and self._first is None and self._end is None:
-            self._first = self._clock()
+        """Note a streamed answer chunk: the first non-empty one marks the first answer token."""
+        if not self._running(text):
+            return
+        now = self._clock()
+        if self._first is None:
+            self._first = now
+        if self._first_text is None:
+            self._first_text = now
+
+    def on_thinking(self, text: str) -> None:
+        """Note a streamed reasoning chunk."""
+        if not self._running(text):
+            return
+        now = self._clock()
+        if self._first is None:
+            self._first = now
+        self._thinking = (self._thinking[0] if self._thinking else now, now)
+
+    @property
+    def first_text_s(self) -> float | None:
+        """Seconds from start to the first answer token, or None if none came."""
+        if self._start is None or self._first_text is None:
+            return None
+        return self._first_text - self._start
+
+    @property
+    def thinking_s(self) -> float | None:
+        """Seconds from the first to the last reasoning token, or None without reasoning."""
+        if self._thinking is None:
+            return None
+        return self._thinking[1] - self._thinking[0]
+
+    @property
+    def thinking_started_at(self) -> float | None:
+        return self._thinking[0] if self._thinking else None
 
     def finish(self) -> None:
         if self._start is not None and self._end is None:
@@ -104,6 +144,14 @@ class TurnMetrics:
     usage: Usage
     cost: Cost
     diagnosis: Diagnosis | None = None  # the cache doctor's verdict, when a response came
+    # Thinking: time to the first answer token, time spent reasoning, the reasoning tokens
+    # (reported, or estimated from the text: ``thinking_estimated``), and the stop reason.
+    first_text_s: float | None = None
+    thinking_s: float | None = None
+    thinking_tokens: int | None = None
+    thinking_estimated: bool = False
+    stop_reason: str | None = None
+    max_tokens: int | None = None  # the limit the turn ran with
 
     @classmethod
     def from_turn(
@@ -114,7 +162,16 @@ class TurnMetrics:
         usage: Usage,
         info: ModelInfo | None,
         ttl: str = "5m",
+        *,
+        thinking_estimate: int = 0,
+        stop_reason: str | None = None,
+        max_tokens: int | None = None,
     ) -> TurnMetrics:
+        """``thinking_estimate``: reasoning tokens estimated from the text received, used
+        (and marked estimated) when the provider reports no count of its own."""
+        thinking, estimated = usage.thinking_tokens, False
+        if thinking is None and thinking_estimate:
+            thinking, estimated = thinking_estimate, True
         return cls(
             provider=provider,
             model=model,
@@ -123,6 +180,12 @@ class TurnMetrics:
             tokens_per_s=timer.tokens_per_s(usage.output_tokens),
             usage=usage,
             cost=turn_cost(info, usage, ttl),
+            first_text_s=timer.first_text_s,
+            thinking_s=timer.thinking_s,
+            thinking_tokens=thinking,
+            thinking_estimated=estimated,
+            stop_reason=stop_reason,
+            max_tokens=max_tokens,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -138,6 +201,11 @@ class TurnMetrics:
             "ttft_s": self.ttft_s,
             "total_s": self.total_s,
             "tokens_per_s": self.tokens_per_s,
+            "first_text_s": self.first_text_s,
+            "thinking_s": self.thinking_s,
+            "thinking_tokens": self.thinking_tokens,
+            "thinking_estimated": self.thinking_estimated,
+            "stop_reason": self.stop_reason,
             "usage": usage,
             "cost": {
                 "usd": self.cost.usd,

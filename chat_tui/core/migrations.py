@@ -280,3 +280,22 @@ def m004_cache_doctor_and_requests(db: sqlite3.Connection) -> None:
     )
     db.execute("CREATE INDEX requests_by_kind ON requests (kind, recorded_at)")
     db.execute("CREATE INDEX turns_by_recorded ON turns (recorded_at)")
+
+
+@migration
+def m005_message_parts(db: sqlite3.Connection) -> None:
+    """Typed message content: ``messages.parts`` holds the parts as versioned JSON (see
+    ``core/parts.py``) beside the plain ``text`` column, which stays for search and export; NULL
+    for older rows (their text is their one part). Thinking metrics and the stop reason go on
+    every turn and request: time to the first answer token, time spent thinking, reasoning
+    tokens (reported or estimated) and the normalised stop reason."""
+    db.execute("ALTER TABLE messages ADD COLUMN parts TEXT")
+    for table in ("turns", "requests"):
+        for column in (
+            "first_text_s REAL",
+            "thinking_s REAL",
+            "thinking_tokens INTEGER",
+            "thinking_estimated INTEGER NOT NULL DEFAULT 0",
+            "stop_reason TEXT",
+        ):
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")

@@ -17,7 +17,10 @@ from typing import Any
 
 PRICE_FIELDS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read")
 LIMIT_FIELDS = ("min_cache_tokens", "context_window")
-FIELDS = (*PRICE_FIELDS, *LIMIT_FIELDS, "local")
+THINKING_FIELDS = ("thinking", "thinking_display")
+THINKING_STYLES = ("budget", "adaptive", "effort", "none")
+THINKING_DISPLAYS = ("summarized", "omitted")
+FIELDS = (*PRICE_FIELDS, *LIMIT_FIELDS, "local", *THINKING_FIELDS)
 
 # Dated snapshots: Anthropic "-20251001", OpenAI "-2025-04-14".
 _SNAPSHOT = re.compile(r"-(?:\d{8}|\d{4}-\d{2}-\d{2})$")
@@ -37,6 +40,9 @@ class ModelInfo:
     min_cache_tokens: int | None
     context_window: int | None
     local: bool = False
+    # How the model takes thinking (see models.toml) and the display it defaults to.
+    thinking: str = "none"
+    thinking_display: str = "summarized"
 
     def cache_write_price(self, ttl: str) -> float | None:
         """The cache-write price for a TTL ("5m" or "1h")."""
@@ -140,6 +146,11 @@ def _check(name: str, field: str, value: Any) -> Any:
     if field in LIMIT_FIELDS:
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise ValueError(f"{where}: expected a positive whole number of tokens, got {value!r}")
+        return value
+    if field in THINKING_FIELDS:
+        allowed = THINKING_STYLES if field == "thinking" else THINKING_DISPLAYS
+        if value not in allowed:
+            raise ValueError(f"{where}: expected one of {', '.join(allowed)}, got {value!r}")
         return value
     if field == "local":
         if not isinstance(value, bool):

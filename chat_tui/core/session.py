@@ -31,8 +31,10 @@ from chat_tui.core.keep_warm import KeepWarm
 from chat_tui.core.metrics import CacheClock, CacheKey, CacheState, Clock, TurnMetrics, TurnTimer
 from chat_tui.core.models import ModelInfo, lookup_model
 from chat_tui.core.observer import RequestObserver, observer_for, request_record
+from chat_tui.core.parts import AnswerParts
 from chat_tui.core.pricing import Cost
 from chat_tui.core.sanitize import clean_text
+from chat_tui.core.thinking import more_tokens, resolve, stop_note
 from chat_tui.errors import BudgetError, ChatTuiError
 from chat_tui.providers.base import (
     Provider,
@@ -48,11 +50,16 @@ from chat_tui.providers.events import (
     ChatRequest,
     ErrorKind,
     Message,
+    PartDone,
     ProviderError,
     ResponseInfo,
     Stop,
     TextDelta,
+    Thinking,
+    ThinkingDelta,
+    ThinkingMode,
     Usage,
+    thinking_settings,
 )
 
 if TYPE_CHECKING:
@@ -72,6 +79,10 @@ class TurnResult:
     metrics: TurnMetrics
     error: str | None = None
     error_kind: ErrorKind | None = None
+    # The normalised stop reason (end_turn, max_tokens, refusal...) and the note it deserves
+    # ("cut at the 80-token limit: ..."), None for a normal end.
+    stop_reason: str | None = None
+    stop_note: str | None = None
 
 
 @dataclass
@@ -107,6 +118,9 @@ class ChatSession:
         self.kinds: list[ProviderKind] = settings.configured_providers()
         self.provider: ProviderSettings = settings.provider_settings(settings.default_provider())
         self.ttl: CacheTTL = settings.cache_ttl
+        self.thinking_mode: ThinkingMode = settings.thinking
+        self.thinking_budget: int | None = settings.thinking_budget
+        self._retry_max_tokens: int | None = None  # set by a retry after a max_tokens cut
         self.conversation = Conversation(system_prompt=settings.system_prompt)
         self.document: DocumentInfo | None = None
         self.turns: list[TurnMetrics] = []
@@ -158,6 +172,27 @@ class ChatSession:
 
     def set_ttl(self, ttl: CacheTTL) -> None:
         self.ttl = ttl
+
+    def set_thinking(self, mode: ThinkingMode, budget: int | None = None) -> Thinking:
+        """Change the thinking setting (and the budget, when given); returns what the next
+        request to the current model asks for. Raises ThinkingError for a budget the API
+        would reject, leaving the setting as it was."""
+        chosen = self.thinking_budget if budget is None else budget
+        setting = self._thinking_for(mode, chosen, self.settings.max_tokens)
+        self.thinking_mode, self.thinking_budget = mode, chosen
+        return setting
+
+    def thinking(self, max_tokens: int | None = None) -> Thinking:
+        """The thinking settings of the next request to the current model."""
+        limit = self.settings.max_tokens if max_tokens is None else max_tokens
+        return self._thinking_for(self.thinking_mode, self.thinking_budget, limit)
+
+    def _thinking_for(self, mode: ThinkingMode, budget: int | None, max_tokens: int) -> Thinking:
+        p = self.provider
+        return resolve(
+            mode, budget, provider=p.kind, model=p.model, info=self.model_info(),
+            max_tokens=max_tokens,
+        )  # fmt: skip
 
     async def provider_client(self) -> Provider:
         """The provider for the current settings. Building it imports the SDK, which takes
@@ -235,7 +270,7 @@ class ChatSession:
         request = ChatRequest(
             model=self.model,
             system=self.conversation.system_blocks(),
-            messages=(Message("user", "."),),
+            messages=(Message.of("user", "."),),
         )
         try:
             client = await self.provider_client()
@@ -306,35 +341,56 @@ class ChatSession:
 
     # -- a turn ----------------------------------------------------------------------------
 
-    async def ask(self, text: str, on_text: TextSink) -> TurnResult:
-        """Ask a new question. The question is stored before anything is sent. Raises
-        BudgetError, before anything is stored or sent, when the turn could pass the cap."""
+    async def ask(
+        self, text: str, on_text: TextSink, on_thinking: TextSink | None = None
+    ) -> TurnResult:
+        """Ask a new question. The question is stored before anything is sent. Answer text
+        goes to ``on_text``, reasoning (sanitised) to ``on_thinking``. Raises BudgetError,
+        before anything is stored or sent, when the turn could pass the spending budget."""
         self.preflight(text)
         exchange = self.conversation.ask(text)
         self._ensure_stored()
         if self.store is not None and self.conversation.id is not None:
             exchange.user_id = self.store.add_message(self.conversation.id, "user", text)
-        return await self._run(exchange, on_text)
+        return await self._run(exchange, on_text, on_thinking)
 
-    async def retry(self, on_text: TextSink) -> TurnResult | None:
-        """Re-ask the last question, replacing its answer. None when there is nothing to retry."""
+    async def retry(
+        self, on_text: TextSink, on_thinking: TextSink | None = None
+    ) -> TurnResult | None:
+        """Re-ask the last question, replacing its answer. None when there is nothing to retry.
+        An answer cut at the token limit is retried with twice the limit."""
         exchange = self.conversation.last
         if exchange is None or exchange.status in ("pending", "streaming"):
             return None
         self.preflight(None)
         if self.store is not None and exchange.answer_id is not None:
             self.store.delete_message(exchange.answer_id, keep_usage=True)
-        exchange.answer, exchange.status, exchange.note, exchange.answer_id = (
-            "",
+        if exchange.stop_reason == "max_tokens":
+            used = (self.turns[-1].max_tokens if self.turns else None) or self.settings.max_tokens
+            self._retry_max_tokens = more_tokens(used)
+        exchange.parts, exchange.status, exchange.note, exchange.answer_id = (
+            [],
             "pending",
             None,
             None,
         )
-        return await self._run(exchange, on_text)
+        exchange.stop_reason = None
+        return await self._run(exchange, on_text, on_thinking)
 
-    async def _run(self, exchange: Exchange, on_text: TextSink) -> TurnResult:
+    def _turn_max_tokens(self) -> int:
+        limit, self._retry_max_tokens = self._retry_max_tokens, None
+        return limit or self.settings.max_tokens
+
+    async def _run(
+        self, exchange: Exchange, on_text: TextSink, on_thinking: TextSink | None = None
+    ) -> TurnResult:
         provider = self.provider
-        request = self._request()
+        max_tokens = self._turn_max_tokens()
+        try:
+            request = self._request(max_tokens=max_tokens)
+        except ChatTuiError as exc:  # a thinking setting the API would reject: nothing is sent
+            exchange.status, exchange.note = "failed", str(exc)
+            raise
         prior = self._prior(provider.kind, host_of(provider.base_url))
         if prior is not None and prior.response_id:  # for the provider's own diagnostics
             request = replace(request, previous_response_id=prior.response_id)
@@ -345,7 +401,8 @@ class ChatSession:
                 conv_id, "assistant", "", "streaming", provider=provider.kind, model=provider.model
             )
         exchange.status = "streaming"
-        parts: list[str] = []
+        exchange.provider, exchange.model = provider.kind, provider.model
+        parts = AnswerParts()
         usage = Usage()
         stop: Stop | None = None
         error: ProviderError | None = None
@@ -364,17 +421,25 @@ class ChatSession:
             sent = replace(sent, sent_at=self.wall())
             async with contextlib.aclosing(client.stream(request)) as events:
                 async for event in events:
-                    if isinstance(event, TextDelta):
+                    if isinstance(event, TextDelta | ThinkingDelta):
                         text = clean_text(event.text)
                         if not text:
                             continue
-                        parts.append(text)
-                        timer.on_text(text)
-                        on_text(text)
+                        if isinstance(event, TextDelta):
+                            parts.text(text)
+                            timer.on_text(text)
+                            on_text(text)
+                        else:
+                            parts.thinking(text)
+                            timer.on_thinking(text)
+                            if on_thinking is not None:
+                                on_thinking(text)
                         now = self.clock()
                         if now - last_checkpoint >= CHECKPOINT_EVERY_S:
                             last_checkpoint = now
                             self._checkpoint(exchange, parts, "streaming")
+                    elif isinstance(event, PartDone):
+                        parts.done(event.part)
                     elif isinstance(event, Usage):
                         usage = usage.merged(event)
                     elif isinstance(event, Stop):
@@ -386,7 +451,7 @@ class ChatSession:
                     elif isinstance(event, CacheDiagnosis):
                         server = event
             if error is not None:
-                status = "interrupted" if parts or error.mid_stream else "failed"
+                status = "interrupted" if parts.parts() or error.mid_stream else "failed"
             elif stop is not None:
                 status = "complete"
             else:
@@ -400,24 +465,30 @@ class ChatSession:
         finally:
             self._inflight -= 1
             timer.finish()
+            exchange.stop_reason = stop.reason if stop is not None and error is None else None
             diagnosis = self._after_request(request, key, sent, prior, usage, info, server)
             result = self._finish(
-                exchange, parts, status, usage, error, timer, key, started, diagnosis
+                exchange, parts, status, usage, error, timer, key, started, diagnosis, max_tokens
             )
             if self.observer is not None:
-                self.observer(request_record(result, provider, request, stop, info, "".join(parts)))
+                answer = parts.answer_text()
+                self.observer(request_record(result, provider, request, stop, info, answer))
         return result
 
     # -- the cache doctor ------------------------------------------------------------------
 
-    def _request(self, next_question: str | None = None) -> ChatRequest:
-        """The request for the last exchange, or the one asking ``next_question`` would send."""
+    def _request(
+        self, next_question: str | None = None, *, max_tokens: int | None = None
+    ) -> ChatRequest:
+        """The request for the last exchange, or the one asking ``next_question`` would send.
+        Raises ChatTuiError for a thinking setting the API would reject."""
+        limit = max_tokens or self.settings.max_tokens
         conv = self.conversation
         if next_question is not None:
             conv = replace(conv, exchanges=[*conv.exchanges, Exchange(user=next_question)])
         return conv.build_request(
-            self.provider.model, ttl=self.ttl, max_tokens=self.settings.max_tokens,
-            provider=self.provider.kind,
+            self.provider.model, ttl=self.ttl, max_tokens=limit, provider=self.provider.kind,
+            thinking=self.thinking(limit),
         )  # fmt: skip
 
     @property
@@ -442,7 +513,7 @@ class ChatSession:
         ttl_s = _cache_ttl_s(self.provider, request.cache_ttl, Usage())  # as requested
         return fingerprint(
             request, provider=self.provider.kind, host=host_of(self.provider.base_url),
-            sent_at=self.wall(), ttl_s=ttl_s,
+            sent_at=self.wall(), ttl_s=ttl_s, thinking=thinking_settings(request),
         )  # fmt: skip
 
     def _after_request(
@@ -637,15 +708,15 @@ class ChatSession:
             self.observer(request_record(done, provider, request, None, None, "", kind="keep_warm"))
         return read > 0
 
-    def _checkpoint(self, exchange: Exchange, parts: list[str], status: Status) -> None:
-        exchange.answer = "".join(parts)
+    def _checkpoint(self, exchange: Exchange, parts: AnswerParts, status: Status) -> None:
+        exchange.parts = parts.parts()
         if self.store is not None and exchange.answer_id is not None:
-            self.store.checkpoint(exchange.answer_id, exchange.answer, status)
+            self.store.checkpoint(exchange.answer_id, exchange.parts, status)
 
     def _finish(
         self,
         exchange: Exchange,
-        parts: list[str],
+        parts: AnswerParts,
         status: Status,
         usage: Usage,
         error: ProviderError | None,
@@ -653,15 +724,21 @@ class ChatSession:
         key: CacheKey,
         started: float,
         diagnosis: Diagnosis | None,
+        max_tokens: int = 0,
     ) -> TurnResult:
-        text = "".join(parts)
+        text = parts.output_text()  # thinking is billed as output
         if usage.output_tokens is None and text:
             usage = usage.merged(Usage(output_tokens=estimate_tokens(text), output_estimated=True))
         elif usage.output_tokens is None and error is not None:
             usage = usage.merged(Usage(output_tokens=0, output_estimated=True))
         provider = self.provider
         info = lookup_model(provider.kind, provider.model, self.settings.model_overrides)
-        metrics = TurnMetrics.from_turn(provider.kind, provider.model, timer, usage, info, self.ttl)
+        metrics = TurnMetrics.from_turn(
+            provider.kind, provider.model, timer, usage, info, self.ttl,
+            thinking_estimate=estimate_tokens(parts.thinking_text()),
+            stop_reason=exchange.stop_reason,
+            max_tokens=max_tokens or self.settings.max_tokens,
+        )  # fmt: skip
         metrics = replace(metrics, diagnosis=diagnosis)
         cost = metrics.cost
         message = None
@@ -681,7 +758,19 @@ class ChatSession:
         self.turns.append(metrics)
         self.session_cost = self.session_cost + cost
         self.spent_usd += cost.usd or 0.0
-        return TurnResult(status, metrics, message, error.kind if error else None)
+        exchange.thinking_s = metrics.thinking_s
+        note = stop_note(
+            exchange.stop_reason, max_tokens or self.settings.max_tokens, answered=parts.answered,
+            thought=parts.thought, retry_hint=self._more_hint(),
+        )  # fmt: skip
+        return TurnResult(
+            status, metrics, message, error.kind if error else None, exchange.stop_reason, note
+        )
+
+    def _more_hint(self) -> str:
+        if self.retry_hint.startswith("press ctrl+r"):
+            return "ctrl+r retries with more"
+        return "raise --max-tokens and " + self.retry_hint
 
 
 def _cache_ttl_s(provider: ProviderSettings, ttl: CacheTTL, usage: Usage) -> float:
@@ -731,6 +820,11 @@ def _turn_record(
         cache_miss_detail=d.line() if d else None,
         cache_missed_tokens=d.missed_tokens if d else None,
         server_cache_miss_reason=d.server_reason if d else None,
+        first_text_s=metrics.first_text_s,
+        thinking_s=metrics.thinking_s,
+        thinking_tokens=metrics.thinking_tokens,
+        thinking_estimated=metrics.thinking_estimated,
+        stop_reason=metrics.stop_reason,
     )
 
 
@@ -749,9 +843,15 @@ def _conversation_from(stored: StoredConversation, system_prompt: str) -> Conver
             pending = Exchange(user=msg.text, status="failed", user_id=msg.id)
             conv.exchanges.append(pending)
         elif pending is not None:
-            pending.answer = msg.text
+            pending.parts = msg.content()
             pending.status = _status(msg.status)
             pending.answer_id = msg.id
+            pending.provider, pending.model = msg.provider, msg.model
+            if msg.metrics is not None:
+                pending.stop_reason, pending.thinking_s = (
+                    msg.metrics.stop_reason,
+                    msg.metrics.thinking_s,
+                )
             pending = None
     return conv
 

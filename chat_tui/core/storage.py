@@ -25,8 +25,10 @@ from pathlib import Path
 from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
+from chat_tui.core import parts as part_codec
 from chat_tui.core.migrations import open_database
 from chat_tui.errors import StorageError
+from chat_tui.providers.events import Part, TextPart, parts_text
 
 Role = Literal["user", "assistant"]
 ROLES: tuple[str, ...] = ("user", "assistant")
@@ -79,6 +81,12 @@ class TurnRecord:
     cache_miss_detail: str | None = None
     cache_missed_tokens: int | None = None
     server_cache_miss_reason: str | None = None
+    # Thinking and the stop reason (migration m005).
+    first_text_s: float | None = None
+    thinking_s: float | None = None
+    thinking_tokens: int | None = None
+    thinking_estimated: bool = False
+    stop_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,14 @@ class StoredMessage:
     metrics: TurnRecord | None
     # The conversation's document when this message was added (the one its turn used).
     document_sha256: str | None = None
+    # The typed content (migration m005); None for rows written before it: their text is it.
+    parts: list[Part] | None = None
+
+    def content(self) -> list[Part]:
+        """The message's parts: the stored ones, else its text as one part."""
+        if self.parts is not None:
+            return self.parts
+        return [TextPart(self.text)] if self.text else []
 
 
 @dataclass(frozen=True)
@@ -232,7 +248,7 @@ class Store:
             _require(head is not None, conv_id)
             rows = db.execute(
                 "SELECT m.id, m.role, m.text, m.status, m.created_at, m.provider, m.model,"
-                f" m.document_sha256, t.message_id, {_TURN_SELECT}"
+                f" m.document_sha256, m.parts, t.message_id, {_TURN_SELECT}"
                 " FROM messages m LEFT JOIN turns t ON t.message_id = m.id"
                 " WHERE m.conversation_id = ? ORDER BY m.id",
                 (conv_id,),
@@ -271,31 +287,45 @@ class Store:
         *,
         provider: str | None = None,
         model: str | None = None,
+        parts: Sequence[Part] | None = None,
     ) -> int:
         """Store a message (committed before this returns) and return its id. The message
-        records the conversation's current document."""
+        records the conversation's current document. With ``parts``, they are its content
+        (and ``text`` should be their text, for search and export)."""
         _check(role, ROLES, "role")
         _check(status, STATUSES, "status")
         now = time.time()
+        encoded = None if parts is None else part_codec.dumps(list(parts))
         with self._writing() as db:
             cur = db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conv_id))
             _require(cur.rowcount, conv_id)
             cur = db.execute(
                 "INSERT INTO messages (conversation_id, role, text, status, created_at,"
-                " updated_at, provider, model, document_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?,"
-                " (SELECT document_sha256 FROM conversations WHERE id = ?))",
-                (conv_id, role, text, status, now, now, provider, model, conv_id),
+                " updated_at, provider, model, parts, document_sha256) VALUES"
+                " (?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT document_sha256 FROM conversations"
+                " WHERE id = ?))",
+                (conv_id, role, text, status, now, now, provider, model, encoded, conv_id),
             )
             return cast(int, cur.lastrowid)
 
-    def checkpoint(self, message_id: int, text: str, status: str = "streaming") -> None:
-        """Save a streaming answer so far: one UPDATE and a commit. A message that no longer
-        exists (its conversation was deleted mid-stream) is ignored."""
+    def checkpoint(
+        self,
+        message_id: int,
+        text: str | Sequence[Part],
+        status: str = "streaming",
+    ) -> None:
+        """Save a streaming answer so far, as plain text or as parts (their text goes to the
+        text column): one UPDATE and a commit. A message that no longer exists (its
+        conversation was deleted mid-stream) is ignored."""
         _check(status, STATUSES, "status")
+        if isinstance(text, str):
+            plain, encoded = text, None
+        else:
+            plain, encoded = parts_text(list(text)), part_codec.dumps(list(text))
         with self._writing() as db:
             db.execute(
-                "UPDATE messages SET text = ?, status = ?, updated_at = ? WHERE id = ?",
-                (text, status, time.time(), message_id),
+                "UPDATE messages SET text = ?, parts = ?, status = ?, updated_at = ? WHERE id = ?",
+                (plain, encoded, status, time.time(), message_id),
             )
 
     def record_turn(self, message_id: int, record: TurnRecord) -> None:
@@ -466,6 +496,7 @@ def _turn_values(record: TurnRecord) -> list[Any]:
     values = [getattr(record, name) for name in _TURN_FIELDS]
     values[_TURN_FIELDS.index("base_url_host")] = _host_only(record.base_url_host)
     values[_TURN_FIELDS.index("output_estimated")] = int(record.output_estimated)
+    values[_TURN_FIELDS.index("thinking_estimated")] = int(record.thinking_estimated)
     for name in _JSON_FIELDS:
         value = getattr(record, name)
         values[_TURN_FIELDS.index(name)] = (
@@ -477,6 +508,7 @@ def _turn_values(record: TurnRecord) -> list[Any]:
 def _turn_record(row: Sequence[Any]) -> TurnRecord:
     turn = dict(zip(_TURN_FIELDS, row, strict=True))
     turn["output_estimated"] = bool(turn["output_estimated"])
+    turn["thinking_estimated"] = bool(turn["thinking_estimated"])
     for name in _JSON_FIELDS:
         raw = turn[name]
         turn[name] = None if raw is None else json.loads(raw)
@@ -485,10 +517,13 @@ def _turn_record(row: Sequence[Any]) -> TurnRecord:
 
 def _message(row: tuple[Any, ...]) -> StoredMessage:
     metrics = None
-    if row[8] is not None:
-        metrics = _turn_record(row[9:])
+    if row[9] is not None:
+        metrics = _turn_record(row[10:])
     role = cast(Role, row[1])
-    return StoredMessage(row[0], role, row[2], row[3], row[4], row[5], row[6], metrics, row[7])
+    parts = part_codec.loads(row[8])
+    return StoredMessage(
+        row[0], role, row[2], row[3], row[4], row[5], row[6], metrics, row[7], parts
+    )
 
 
 def _collect_documents(db: sqlite3.Connection) -> None:

@@ -14,11 +14,19 @@ Error mapping (every failure ends the stream with one :class:`ProviderError`, no
 
 ``mid_stream`` is True for every failure after the response headers arrived; such a failure is
 preceded by a Usage with output tokens estimated from the text received (``output_estimated``).
+
+Parts map to content blocks both ways: text, ``thinking`` (text + signature, byte-exact),
+``redacted_thinking``, ``tool_use``, ``tool_result``, ``document``. Thinking blocks stream as
+:class:`ThinkingDelta` for display, then come whole in a :class:`PartDone` at their
+``content_block_stop``, with the signature, to be sent back unchanged in later turns. A
+thinking block without a signature (reasoning from another provider) is never sent.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
 
@@ -34,12 +42,22 @@ from chat_tui.providers.base import ProviderSettings
 from chat_tui.providers.events import (
     CacheDiagnosis,
     ChatRequest,
+    DocumentPart,
     ErrorKind,
+    Part,
+    PartDone,
     ProviderError,
     ProviderEvent,
+    RedactedThinkingPart,
     ResponseInfo,
     Stop,
     TextDelta,
+    TextPart,
+    Thinking,
+    ThinkingDelta,
+    ThinkingPart,
+    ToolResultPart,
+    ToolUsePart,
     Usage,
 )
 
@@ -90,10 +108,16 @@ def build_params(request: ChatRequest) -> dict[str, Any]:
                 system[-1]["cache_control"] = control
     messages: list[dict[str, Any]] = []
     for i, message in enumerate(request.messages):
-        content: dict[str, Any] = {"type": "text", "text": message.text}
+        content = [b for part in message.parts if (b := part_block(part)) is not None]
+        if not content:
+            content = [{"type": "text", "text": ""}]
         if i in message_marks:
-            content["cache_control"] = control
-        messages.append({"role": message.role, "content": [content]})
+            # Thinking blocks cannot carry cache_control: mark the last block that can.
+            for block in reversed(content):
+                if block["type"] not in ("thinking", "redacted_thinking"):
+                    block["cache_control"] = control
+                    break
+        messages.append({"role": message.role, "content": content})
     params: dict[str, Any] = {
         "model": request.model,
         "max_tokens": request.max_tokens,
@@ -101,7 +125,69 @@ def build_params(request: ChatRequest) -> dict[str, Any]:
     }
     if system:
         params["system"] = system
+    params.update(thinking_params(request.thinking))
     return params
+
+
+def thinking_params(thinking: Thinking) -> dict[str, Any]:
+    """``thinking`` (and ``output_config``) for the resolved setting; nothing when off."""
+    if not thinking.enabled:
+        return {}
+    config: dict[str, Any]
+    if thinking.style == "budget":
+        config = {"type": "enabled", "budget_tokens": thinking.budget}
+    else:
+        config = {"type": "adaptive"}
+    if thinking.display is not None:
+        config["display"] = thinking.display
+    params: dict[str, Any] = {"thinking": config}
+    if thinking.style != "budget" and thinking.effort is not None:
+        params["output_config"] = {"effort": thinking.effort}
+    return params
+
+
+def part_block(part: Part) -> dict[str, Any] | None:
+    """The content block for one part; None for a part that must not be sent."""
+    if isinstance(part, TextPart):
+        return {"type": "text", "text": part.text} if part.text else None
+    if isinstance(part, ThinkingPart):
+        if not part.signature:
+            return None  # unsigned reasoning (another provider's): the API would reject it
+        return {"type": "thinking", "thinking": part.text, "signature": part.signature}
+    if isinstance(part, RedactedThinkingPart):
+        return {"type": "redacted_thinking", "data": part.data}
+    if isinstance(part, ToolUsePart):
+        return {"type": "tool_use", "id": part.id, "name": part.name, "input": part.input}
+    if isinstance(part, ToolResultPart):
+        return {"type": "tool_result", "tool_use_id": part.tool_use_id, "content": part.content,
+                "is_error": part.is_error}  # fmt: skip
+    return _document_block(part)
+
+
+def _document_block(part: DocumentPart) -> dict[str, Any]:
+    source: dict[str, Any]
+    if part.file_id is not None:
+        source = {"type": "file", "file_id": part.file_id}
+    elif part.data is not None:
+        data = base64.b64encode(part.data).decode("ascii")
+        source = {"type": "base64", "media_type": part.media_type, "data": data}
+    else:
+        source = {"type": "text", "media_type": "text/plain", "data": part.text or ""}
+    return {"type": "document", "source": source, "title": part.name}
+
+
+def block_part(block: Any, arguments: str = "") -> Part | None:
+    """The part for a finished response content block (an SDK model); None for text (streamed
+    as deltas) and kinds chat-tui does not keep."""
+    kind = getattr(block, "type", None)
+    if kind == "thinking":
+        return ThinkingPart(block.thinking, block.signature or "")
+    if kind == "redacted_thinking":
+        return RedactedThinkingPart(block.data)
+    if kind == "tool_use":
+        parsed = block.input if isinstance(block.input, dict) else {}
+        return ToolUsePart(block.id, block.name, arguments or json.dumps(parsed), dict(parsed))
+    return None
 
 
 def _start_usage(usage: SDKUsage) -> Usage:
@@ -245,6 +331,7 @@ class AnthropicProvider:
     async def _stream(self, params: dict[str, Any]) -> AsyncGenerator[ProviderEvent, None]:
         client = self._get_client()
         chars = 0  # text received, for the estimate when the stream breaks
+        arguments: dict[int, str] = {}  # tool-call JSON as received, by block index
         output_reported = started = finished = False
         stop_reason: str | None = None
         error: ProviderError | None = None
@@ -253,9 +340,21 @@ class AnthropicProvider:
                 started = True
                 async for event in stream:
                     if event.type == "content_block_delta":
-                        if event.delta.type == "text_delta" and event.delta.text:
-                            chars += len(event.delta.text)
-                            yield TextDelta(event.delta.text)
+                        delta = event.delta
+                        if delta.type == "text_delta" and delta.text:
+                            chars += len(delta.text)
+                            yield TextDelta(delta.text)
+                        elif delta.type == "thinking_delta" and delta.thinking:
+                            chars += len(delta.thinking)
+                            yield ThinkingDelta(delta.thinking)
+                        elif delta.type == "input_json_delta":
+                            arguments[event.index] = arguments.get(event.index, "") + (
+                                delta.partial_json
+                            )
+                    elif event.type == "content_block_stop":
+                        part = block_part(event.content_block, arguments.pop(event.index, ""))
+                        if part is not None:
+                            yield PartDone(part)
                     elif event.type == "message_start":
                         for start_event in _start_events(event.message):
                             yield start_event

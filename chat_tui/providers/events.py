@@ -1,9 +1,16 @@
 """Provider-neutral request and event types: the only vocabulary shared by providers and core.
 
+A message is an ordered sequence of typed *parts*, as the providers' own wire formats are:
+:class:`TextPart`, :class:`ThinkingPart` / :class:`RedactedThinkingPart` (kept byte-exact, to be
+sent back), :class:`ToolUsePart`, :class:`ToolResultPart` and :class:`DocumentPart`. Each
+provider module maps them both ways; storage keeps them as versioned JSON (``core/parts.py``).
+
 A provider stream yields, in order: at most one :class:`ResponseInfo` and
-:class:`CacheDiagnosis` at the start, zero or more :class:`TextDelta` and :class:`ThinkingDelta`,
-:class:`Usage` per report (a provider may report twice: the later one wins, field by field),
-then exactly one terminal event, :class:`Stop` or :class:`ProviderError`.
+:class:`CacheDiagnosis` at the start, zero or more :class:`TextDelta` and :class:`ThinkingDelta`
+(live display), a :class:`PartDone` for every finished non-text block that must be kept whole
+(signed thinking, redacted thinking, a tool call), :class:`Usage` per report (a provider may
+report twice: the later one wins, field by field), then exactly one terminal event,
+:class:`Stop` or :class:`ProviderError`.
 """
 
 from __future__ import annotations
@@ -28,13 +35,128 @@ class SystemBlock:
     label: str = ""
 
 
+# -- message parts ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TextPart:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ThinkingPart:
+    """The model's reasoning. ``signature`` is the provider's seal over it (Anthropic), kept
+    byte-exact with the text so the block can go back unchanged; empty when the provider gave
+    none (OpenAI-compatible reasoning, which is never sent back)."""
+
+    text: str
+    signature: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RedactedThinkingPart:
+    """Reasoning the provider encrypted (Anthropic ``redacted_thinking``): opaque, sent back whole."""
+
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolUsePart:
+    """A tool call. ``arguments`` is the JSON text exactly as received; ``input`` the parsed
+    object (``{}`` when the text was not a JSON object)."""
+
+    id: str
+    name: str
+    arguments: str
+    input: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResultPart:
+    tool_use_id: str
+    content: str
+    is_error: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentPart:
+    """A document given to the model: its ``text`` or ``data`` (bytes, e.g. a PDF), or the id
+    of a file uploaded to the provider (``file_id``)."""
+
+    name: str
+    media_type: str
+    text: str | None = None
+    data: bytes | None = field(default=None, repr=False)
+    file_id: str | None = None
+
+
+Part = TextPart | ThinkingPart | RedactedThinkingPart | ToolUsePart | ToolResultPart | DocumentPart
+THINKING_PARTS = (ThinkingPart, RedactedThinkingPart)
+
+
+def parts_text(parts: tuple[Part, ...] | list[Part]) -> str:
+    """The plain text of a message: its text parts joined (what search and export show)."""
+    return "".join(p.text for p in parts if isinstance(p, TextPart))
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One conversation message. ``cache`` marks a cache breakpoint after this message."""
+    """One conversation message: an ordered sequence of parts. ``cache`` marks a cache
+    breakpoint after this message. ``Message.of(role, text)`` builds a plain-text one."""
 
     role: Role
-    text: str
+    parts: tuple[Part, ...]
     cache: bool = False
+
+    @classmethod
+    def of(cls, role: Role, text: str, *, cache: bool = False) -> Message:
+        return cls(role, (TextPart(text),), cache)
+
+    @property
+    def text(self) -> str:
+        return parts_text(self.parts)
+
+
+# -- thinking --------------------------------------------------------------------------------
+
+ThinkingMode = Literal["off", "on", "low", "medium", "high"]
+THINKING_MODES: tuple[ThinkingMode, ...] = ("off", "on", "low", "medium", "high")
+# How a model takes thinking: a token budget (Anthropic "enabled"), adaptive thinking with an
+# effort (newer Anthropic models), a reasoning effort (OpenAI-compatible), or not at all.
+ThinkingStyle = Literal["budget", "adaptive", "effort", "none"]
+ThinkingDisplay = Literal["summarized", "omitted"]
+
+
+@dataclass(frozen=True, slots=True)
+class Thinking:
+    """The thinking settings of one request, resolved for its model (``core/thinking.py``):
+    the user's ``mode``, the ``budget`` in tokens (budget-style models), the ``style`` the model
+    takes, and the ``display`` to ask for (None: the model's default is fine). Providers map it
+    to their wire fields; :meth:`as_dict` is the stable form to hash (cache doctor)."""
+
+    mode: ThinkingMode = "off"
+    budget: int | None = None
+    style: ThinkingStyle = "none"
+    display: ThinkingDisplay | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.mode != "off" and self.style != "none"
+
+    @property
+    def effort(self) -> str | None:
+        """The effort word to send, or None for the model's default ("on")."""
+        return self.mode if self.mode in ("low", "medium", "high") else None
+
+    def as_dict(self) -> dict[str, Any]:
+        """What changes the request: ``{"mode": "off"}`` when off, else every field."""
+        if not self.enabled:
+            return {"mode": "off"}
+        return {"mode": self.mode, "budget": self.budget, "style": self.style,
+                "display": self.display}  # fmt: skip
+
+
+THINKING_OFF = Thinking()
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +171,14 @@ class ChatRequest:
     # The provider's id of the previous response with the same cache key, for the providers'
     # own cache-miss diagnostics (Anthropic ``diagnostics.previous_message_id``).
     previous_response_id: str | None = None
+    # The thinking settings, resolved for the model; ``thinking.as_dict()`` for hashing.
+    thinking: Thinking = THINKING_OFF
+
+
+def thinking_settings(request: ChatRequest) -> dict[str, Any]:
+    """The thinking settings of ``request``, as a stable JSON-ready dict (what a cache
+    fingerprint hashes: a change invalidates the cached message prefix)."""
+    return request.thinking.as_dict()
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +191,15 @@ class ThinkingDelta:
     """A piece of the model's reasoning: shown apart from the answer, billed as output."""
 
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class PartDone:
+    """A finished content block to keep whole: a signed :class:`ThinkingPart` (its text is the
+    whole block, replacing the deltas shown), a :class:`RedactedThinkingPart`, a
+    :class:`ToolUsePart`. Text is not repeated here: it is the :class:`TextDelta` stream."""
+
+    part: Part
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +236,9 @@ class Usage:
     cache_read_tokens: int | None = None
     output_tokens: int | None = None
     output_estimated: bool = False
+    # The part of output_tokens spent thinking, where the provider reports it
+    # (OpenAI ``completion_tokens_details.reasoning_tokens``).
+    thinking_tokens: int | None = None
     raw: dict[str, Any] | None = field(default=None, compare=False)
 
     def merged(self, later: Usage) -> Usage:
@@ -115,6 +257,7 @@ class Usage:
             output_estimated=later.output_estimated
             if later.output_tokens is not None
             else self.output_estimated,
+            thinking_tokens=pick(self.thinking_tokens, later.thinking_tokens),
             raw={**(self.raw or {}), **(later.raw or {})} or None,
         )
 
@@ -163,5 +306,12 @@ class ProviderError:
 
 
 ProviderEvent = (
-    TextDelta | ThinkingDelta | ResponseInfo | CacheDiagnosis | Usage | Stop | ProviderError
+    TextDelta
+    | ThinkingDelta
+    | PartDone
+    | ResponseInfo
+    | CacheDiagnosis
+    | Usage
+    | Stop
+    | ProviderError
 )

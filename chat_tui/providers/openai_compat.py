@@ -9,6 +9,12 @@ final usage chunk. The token limit goes out as ``max_completion_tokens`` to Open
 reasoning models reject ``max_tokens``) and as ``max_tokens`` everywhere else (what compatible
 servers understand). ``prompt_cache_key`` is sent only for kind "openai".
 
+Parts: user text (and text documents, inline) go out as ``content``; tool calls as the
+assistant's ``tool_calls`` and tool results as ``tool`` messages; reasoning is never sent back.
+Reasoning streams in from ``delta.reasoning_content`` (llama.cpp, DeepSeek), ``delta.reasoning``
+(Ollama, vLLM) or inline ``<think>…</think>`` in the content (split by ``think_tags``; not on
+OpenAI itself); ``reasoning_effort`` goes out when the resolved thinking setting has one.
+
 Error mapping is the Anthropic module's: status codes by :func:`kind_for_status`; before the
 response began, a network fault is CONNECTION (TIMEOUT for a timeout); after it began, a
 ``data: {"error": ...}`` event or a dropped connection is STREAM_BROKEN with ``mid_stream``.
@@ -16,7 +22,9 @@ response began, a network fault is CONNECTION (TIMEOUT for a timeout); after it 
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+import base64
+import json
+from collections.abc import AsyncGenerator, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -24,14 +32,22 @@ from chat_tui.providers._common import estimated_usage, openai_error, rehearse
 from chat_tui.providers.base import ProviderSettings
 from chat_tui.providers.events import (
     ChatRequest,
+    DocumentPart,
     ErrorKind,
+    Message,
+    PartDone,
     ProviderError,
     ProviderEvent,
     ResponseInfo,
     Stop,
     TextDelta,
+    TextPart,
+    ThinkingDelta,
+    ToolResultPart,
+    ToolUsePart,
     Usage,
 )
+from chat_tui.providers.think_tags import ThinkTagSplitter
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -59,11 +75,12 @@ def is_openai_itself(settings: ProviderSettings) -> bool:
 
 def build_params(request: ChatRequest, settings: ProviderSettings) -> dict[str, Any]:
     """The keyword arguments for ``chat.completions.create``."""
-    messages: list[dict[str, str]] = []
+    messages: list[dict[str, Any]] = []
     system = "\n\n".join(block.text for block in request.system if block.text)
     if system:
         messages.append({"role": "system", "content": system})
-    messages += [{"role": m.role, "content": m.text} for m in request.messages]
+    for message in request.messages:
+        messages += message_dicts(message)
     limit = "max_completion_tokens" if is_openai_itself(settings) else "max_tokens"
     params: dict[str, Any] = {
         "model": request.model,
@@ -74,7 +91,53 @@ def build_params(request: ChatRequest, settings: ProviderSettings) -> dict[str, 
     }
     if settings.kind == "openai" and request.cache_key:
         params["prompt_cache_key"] = request.cache_key
+    thinking = request.thinking
+    if thinking.enabled and thinking.style == "effort" and thinking.effort is not None:
+        params["reasoning_effort"] = thinking.effort
     return params
+
+
+def message_dicts(message: Message) -> list[dict[str, Any]]:
+    """One message as Chat Completions messages: tool calls become the assistant's
+    ``tool_calls``; tool results become ``tool`` messages, placed first (they must follow the
+    assistant message that made the calls), then any text of the same turn; thinking is
+    dropped."""
+    out: list[dict[str, Any]] = []
+    content: list[dict[str, Any]] = []
+    calls: list[dict[str, Any]] = []
+    for part in message.parts:
+        if isinstance(part, TextPart) and part.text:
+            content.append({"type": "text", "text": part.text})
+        elif isinstance(part, DocumentPart):
+            content.append(_document_content(part))
+        elif isinstance(part, ToolUsePart):
+            calls.append({"id": part.id, "type": "function",
+                          "function": {"name": part.name, "arguments": part.arguments}})  # fmt: skip
+        elif isinstance(part, ToolResultPart):
+            out.append({"role": "tool", "tool_call_id": part.tool_use_id, "content": part.content})
+    entry: dict[str, Any] = {"role": message.role}
+    if all(c["type"] == "text" for c in content):
+        entry["content"] = "".join(c["text"] for c in content)  # the plain form every server reads
+    else:
+        entry["content"] = content
+    if calls:
+        entry["tool_calls"] = calls
+        if not entry["content"]:
+            entry["content"] = None
+    if entry["content"] or calls or not out:
+        out.append(entry)
+    return out
+
+
+def _document_content(part: DocumentPart) -> dict[str, Any]:
+    if part.file_id is not None:
+        return {"type": "file", "file": {"file_id": part.file_id}}
+    if part.data is not None:
+        data = base64.b64encode(part.data).decode("ascii")
+        url = f"data:{part.media_type};base64,{data}"
+        return {"type": "file", "file": {"filename": part.name, "file_data": url}}
+    text = f'<document name="{part.name}">\n{part.text or ""}\n</document>'
+    return {"type": "text", "text": text}
 
 
 def _usage(usage: CompletionUsage) -> Usage:
@@ -82,13 +145,45 @@ def _usage(usage: CompletionUsage) -> Usage:
     details = usage.prompt_tokens_details
     cached = details.cached_tokens if details is not None else None
     written = details.cache_write_tokens if details is not None else None
+    completion = usage.completion_tokens_details
     return Usage(
         input_tokens=usage.prompt_tokens - (cached or 0) - (written or 0),
         cache_write_tokens=written,
         cache_read_tokens=cached,
         output_tokens=usage.completion_tokens,
+        thinking_tokens=completion.reasoning_tokens if completion is not None else None,
         raw=usage.model_dump(exclude_none=True),
     )
+
+
+class _ToolCalls:
+    """Streamed tool calls, gathered by index: id and name come once, arguments in pieces."""
+
+    def __init__(self) -> None:
+        self._calls: dict[int, list[str]] = {}
+
+    def add(self, deltas: Any) -> None:
+        for call in deltas or ():
+            entry = self._calls.setdefault(call.index, ["", "", ""])
+            if call.id:
+                entry[0] = call.id
+            function = call.function
+            if function is not None:
+                entry[1] += function.name or ""
+                entry[2] += function.arguments or ""
+
+    def parts(self) -> list[ToolUsePart]:
+        out = []
+        for index in sorted(self._calls):
+            call_id, name, arguments = self._calls[index]
+            try:
+                parsed = json.loads(arguments) if arguments else {}
+            except ValueError:
+                parsed = {}
+            out.append(ToolUsePart(call_id, name, arguments,
+                                   parsed if isinstance(parsed, dict) else {}))  # fmt: skip
+        self._calls.clear()
+        return out
 
 
 _REHEARSAL = b"".join(
@@ -125,6 +220,20 @@ def preload_sdk() -> None:
             pass
 
     rehearse(_REHEARSAL, run)
+
+
+def _reasoning(delta: Any) -> str | None:
+    """Reasoning text in a delta: ``reasoning_content`` (llama.cpp, DeepSeek) or ``reasoning``
+    (Ollama, vLLM); extra fields the SDK keeps as attributes."""
+    for name in ("reasoning_content", "reasoning"):
+        value = getattr(delta, name, None)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _content_events(pieces: Sequence[tuple[str, str]]) -> list[TextDelta | ThinkingDelta]:
+    return [TextDelta(t) if kind == "text" else ThinkingDelta(t) for kind, t in pieces if t]
 
 
 class OpenAICompatProvider:
@@ -170,6 +279,8 @@ class OpenAICompatProvider:
             return
         client = self._get_client()
         chars = 0
+        tags = None if is_openai_itself(self.settings) else ThinkTagSplitter()
+        calls = _ToolCalls()
         started = output_reported = told = False
         finish: str | None = None
         error: ProviderError | None = None
@@ -187,12 +298,26 @@ class OpenAICompatProvider:
                     if not chunk.choices:
                         continue
                     choice = chunk.choices[0]
-                    if choice.delta is not None and choice.delta.content:
-                        chars += len(choice.delta.content)
-                        yield TextDelta(choice.delta.content)
+                    delta = choice.delta
+                    if delta is not None:
+                        reasoning = _reasoning(delta)
+                        if reasoning:
+                            chars += len(reasoning)
+                            yield ThinkingDelta(reasoning)
+                        if delta.content:
+                            chars += len(delta.content)
+                            pieces = tags.feed(delta.content) if tags else [("text", delta.content)]
+                            for event in _content_events(pieces):
+                                yield event
+                        if delta.tool_calls:
+                            calls.add(delta.tool_calls)
                     finish = choice.finish_reason or finish
         except Exception as exc:  # every provider or network fault becomes a ProviderError
             error = self._map_error(exc, started=started)
+        for event in _content_events(tags.close() if tags else []):
+            yield event
+        for part in calls.parts():
+            yield PartDone(part)
         if error is None and finish is None and not output_reported:
             error = ProviderError(
                 ErrorKind.STREAM_BROKEN, "the stream ended without a finish reason", mid_stream=True

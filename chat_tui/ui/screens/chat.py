@@ -25,12 +25,14 @@ from textual.worker import Worker, WorkerState
 
 from chat_tui.core.faults import host_of
 from chat_tui.core.session import ChatSession, TurnResult
+from chat_tui.core.thinking import stop_note
 from chat_tui.errors import ChatTuiError
 from chat_tui.ui.screens.conversations import ConversationsScreen
 from chat_tui.ui.screens.document import DocumentScreen
 from chat_tui.ui.widgets.chat_input import ChatInput
 from chat_tui.ui.widgets.message_pane import AssistantMessage, MessagePane
 from chat_tui.ui.widgets.metrics_panel import MetricsPanel, PanelData, PanelDocument
+from chat_tui.ui.widgets.thinking_block import ThinkingBlock, TurnView
 
 if TYPE_CHECKING:
     from chat_tui.core.prefs import Prefs
@@ -48,7 +50,8 @@ Then: chat-tui --provider anthropic|openai|ollama, or ctrl+t to switch here."""
 
 KEEP_WARM_TICK_S = 1.0
 
-TurnRunner = Callable[[Callable[[str], None]], Awaitable[TurnResult | None]]
+TextSink = Callable[[str], None]
+TurnRunner = Callable[[TextSink, TextSink], Awaitable[TurnResult | None]]
 
 
 class ChatScreen(Screen[None]):
@@ -58,6 +61,7 @@ class ChatScreen(Screen[None]):
     ChatScreen MetricsPanel { width: 44; border-left: vkey $panel; }
     ChatScreen UserMessage { border-left: thick $role-user; }
     ChatScreen AssistantMessage { border-left: thick $role-assistant 60%; }
+    ChatScreen ThinkingBlock { border-left: thick $role-assistant 20%; }
     ChatScreen #setup {
         margin: 1 2; padding: 1 2; border: round $warning; color: $text; height: auto;
     }
@@ -100,6 +104,7 @@ class ChatScreen(Screen[None]):
         self._turn: Worker[None] | None = None
         self._answer: AssistantMessage | None = None
         self._keep_warm_timer: Timer | None = None
+        self._view: TurnView | None = None  # the turn's answer and its thinking block
 
     # -- layout ------------------------------------------------------------------------
 
@@ -234,7 +239,7 @@ class ChatScreen(Screen[None]):
         self.prefs.save()
         self._remove_setup()
         self.pane.add_user(text)
-        self._start(lambda sink: self.session.ask(text, sink))
+        self._start(lambda sink, think: self.session.ask(text, sink, think))
 
     def _within_budget(self, text: str | None) -> bool:
         """Refuse, in one line and before anything is shown or sent, a turn that could pass
@@ -250,15 +255,20 @@ class ChatScreen(Screen[None]):
     def _start(self, runner: TurnRunner) -> None:
         answer = self.pane.start_assistant()
         self._answer = answer
+        view = TurnView(self.pane, answer, pinned=self.session.settings.thinking_open,
+                        clock=self.session.clock)  # fmt: skip
+        self._view = view
         self._turn = self.run_worker(
-            self._run_turn(runner, answer), group="turn", exclusive=True, exit_on_error=False
+            self._run_turn(runner, view), group="turn", exclusive=True, exit_on_error=False
         )
         self.refresh_bindings()
 
-    async def _run_turn(self, runner: TurnRunner, answer: AssistantMessage) -> None:
+    async def _run_turn(self, runner: TurnRunner, view: TurnView) -> None:
+        answer = view.answer
         try:
-            result = await runner(answer.append)
+            result = await runner(view.text, view.thinking)
         except asyncio.CancelledError:
+            view.end()
             last = self.session.turns[-1] if self.session.turns else None
             tokens = last.usage.output_tokens if last else None
             answer.finish("stopped", note=f"stopped after {tokens or 0:,} tokens")
@@ -271,6 +281,7 @@ class ChatScreen(Screen[None]):
         else:
             if result is not None:
                 self._show_result(answer, result)
+        view.end()
         for notice in self.session.notices:
             self.pane.add_notice(notice, severity="warning")
         self.session.notices.clear()
@@ -279,9 +290,11 @@ class ChatScreen(Screen[None]):
     def _show_result(self, answer: AssistantMessage, result: TurnResult) -> None:
         if result.status == "complete":
             d = result.metrics.diagnosis
-            # A dim line under the answer when the cache missed, and why.
-            note = f"cache {d.line()}" if d and d.status not in ("hit", "unknown") else None
-            answer.finish("complete", note=note)
+            # A dim line under the answer when the cache missed (wrote what it could have read),
+            # and why; a prompt too short to cache is said in the panel only, not every turn.
+            cache = f"cache {d.line()}" if d and d.status in ("partial", "write") else None
+            notes = [n for n in (result.stop_note, cache) if n]
+            answer.finish("complete", note=" · ".join(notes) or None)
         elif result.status == "interrupted":
             tokens = result.metrics.usage.output_tokens or 0
             answer.finish("interrupted", note=f"interrupted — {tokens:,} tokens received",
@@ -303,6 +316,8 @@ class ChatScreen(Screen[None]):
         if self._answer is not None:
             await self._answer.remove()
             self._answer = None
+        if self._view is not None:
+            await self._view.remove()
         self._start(self.session.retry)
 
     def action_toggle_provider(self) -> None:
@@ -331,7 +346,7 @@ class ChatScreen(Screen[None]):
     async def action_new_conversation(self) -> None:
         self.action_stop()
         self.session.new_conversation()
-        self._answer = None
+        self._answer = self._view = None
         await self.pane.clear_messages()
         self.refresh_panel()
         self.query_one(ChatInput).focus()
@@ -365,12 +380,23 @@ class ChatScreen(Screen[None]):
         pane = self.pane
         await pane.clear_messages()
         self._answer = None
+        self._view = None
+        pinned = self.session.settings.thinking_open
         for ex in self.session.conversation.exchanges:
             pane.add_user(ex.user)
+            block = None
+            if ex.thinking:
+                block = ThinkingBlock(pinned=pinned, flush_interval=pane.flush_interval)
+                block.load_thinking(ex.thinking, ex.thinking_s)
+                pane.add_block(block)
             if ex.answer_id is not None or ex.answer:
                 note = "interrupted — resumed from the last checkpoint" if (
-                    ex.status == "interrupted") else None  # fmt: skip
+                    ex.status == "interrupted") else stop_note(
+                    ex.stop_reason, None, answered=bool(ex.answer), thought=bool(ex.thinking),
+                    retry_hint="ctrl+r retries with more")  # fmt: skip
                 self._answer = pane.add_assistant(ex.answer, status=ex.status, note=note)
+                self._view = TurnView(pane, self._answer)
+                self._view.block = block
         for line in notices:
             pane.add_notice(line, severity="warning")
         pane.scroll_to_latest()

@@ -357,6 +357,20 @@ class MessagePane(VerticalScroll, _OneLayout):
         message.load(text, status, note)
         return self._add(message)
 
+    def add_block(self, widget: W) -> W:
+        """Add any message-like widget (e.g. a saved turn's thinking) at the end."""
+        return self._add(widget)
+
+    def insert_before(self, widget: W, anchor: Widget) -> W:
+        """Add ``widget`` just above ``anchor`` (e.g. the thinking above its answer)."""
+        if anchor in self._to_mount:
+            self._to_mount.insert(self._to_mount.index(anchor), widget)
+        elif anchor.parent is self:
+            self.mount(widget, before=anchor)
+        else:
+            self._add(widget)
+        return widget
+
     def add_notice(self, text: str, *, severity: str = "information") -> Widget:
         return self._add(Notice(text, severity=severity))
 

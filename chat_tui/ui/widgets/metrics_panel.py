@@ -221,10 +221,24 @@ def turn_section(last: TurnMetrics | None) -> Content:
     prompt = last.usage.prompt_tokens
     return _lines([
         _row("first token", format_ms(last.ttft_s)),
+        *thinking_rows(last),
         _row("total", format_duration(last.total_s)),
         _row("speed", format_rate(last.tokens_per_s)),
         _row("prompt", format_tokens(prompt).rjust(NUMBER_W)),
     ])  # fmt: skip
+
+
+def thinking_rows(last: TurnMetrics) -> list[Content]:
+    """A thinking turn's figures: first answer token, time and tokens spent thinking (``~``
+    when estimated), and a stop reason other than a normal end. Nothing for other turns."""
+    rows: list[Content] = []
+    if last.thinking_s is not None or last.thinking_tokens is not None:
+        tokens = format_tokens(last.thinking_tokens, last.thinking_estimated)
+        rows.append(_row("first text", format_ms(last.first_text_s)))
+        rows.append(_row("thinking", f"{format_duration(last.thinking_s)} · {tokens} tok"))
+    if last.stop_reason not in (None, "end_turn", "stop_sequence"):
+        rows.append(_row("stopped by", str(last.stop_reason), "$warning"))
+    return rows
 
 
 def split_section(last: TurnMetrics | None) -> Content:
