@@ -30,7 +30,7 @@ from chat_tui.errors import ChatTuiError
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
 
 # Command name → module under chat_tui.cli. Add a command by adding its module here.
-COMMANDS: dict[str, str] = {"ask": "ask"}
+COMMANDS: dict[str, str] = {"ask": "ask", "batch": "batch"}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -62,6 +62,22 @@ def turn_cost(info: ModelInfo | None, usage: Usage, ttl: str = "5m") -> Cost:
     return Cost(usd, uncached)
 
 
+# The providers' batch APIs (Anthropic Message Batches, the OpenAI Batch API) bill every token
+# class at half the standard price, cache writes and reads included.
+BATCH_MULTIPLIER = 0.5
+
+
+def batch_cost(info: ModelInfo | None, usage: Usage, ttl: str = "5m") -> Cost:
+    """Price one request of a batch: :func:`turn_cost` at :data:`BATCH_MULTIPLIER` (both the
+    cost and its uncached figure). Unknown stays unknown; a local model has no batch API."""
+    cost = turn_cost(info, usage, ttl)
+    return Cost(_scaled(cost.usd), _scaled(cost.uncached_usd))
+
+
+def _scaled(x: float | None) -> float | None:
+    return None if x is None else x * BATCH_MULTIPLIER
+
+
 def monthly_projection(
     info: ModelInfo | None,
     *,
