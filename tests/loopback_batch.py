@@ -130,12 +130,16 @@ class BatchLoopbackServer(LoopbackServer):
 
     # -- Anthropic
 
-    def _anthropic(self, method: str, bid: str | None, op: str | None, req: RecordedRequest) -> Reply:
+    def _anthropic(
+        self, method: str, bid: str | None, op: str | None, req: RecordedRequest
+    ) -> Reply:
         if bid is None and method == "POST":
             lines = list((req.body or {}).get("requests") or [])
             bad = [r for r in lines if "stream" in r.get("params", {})]
             if bad:
-                return self._json(400, self._error_body(req, 400, "stream is not allowed in a batch"))
+                return self._json(
+                    400, self._error_body(req, 400, "stream is not allowed in a batch")
+                )
             batch = FakeBatch(self._next_id("msgbatch_loop"), "anthropic", lines)
             self.batches[batch.id] = batch
             return self._json(200, self._anthropic_batch(batch))
@@ -191,7 +195,9 @@ class BatchLoopbackServer(LoopbackServer):
                 batch.outcomes.append(self._openai_outcome(line, ran=i < done))
         batch.ended = True
         if batch.kind == "openai":
-            out = [o for o in batch.outcomes if o["response"] and o["response"]["status_code"] == 200]
+            out = [
+                o for o in batch.outcomes if o["response"] and o["response"]["status_code"] == 200
+            ]
             errs = [o for o in batch.outcomes if o not in out]
             if out:
                 batch.output_file_id = self._store_file(out)
@@ -213,7 +219,9 @@ class BatchLoopbackServer(LoopbackServer):
                 "result": {"type": "errored", "error": {"type": "error", "error": error}},
             }
         answer = f"Answer to: {question.strip()}"
-        usage = self.anthropic_cache.usage(params, min_tokens=self.min_cache_tokens, now=self.clock())
+        usage = self.anthropic_cache.usage(
+            params, min_tokens=self.min_cache_tokens, now=self.clock()
+        )
         usage["output_tokens"] = tokens_for(len(answer))
         message = {
             "id": f"msg_{cid}",
@@ -258,7 +266,9 @@ class BatchLoopbackServer(LoopbackServer):
             return 200, "application/octet-stream", self.files[fid]
         return self._json(404, self._error_body(req, 404, f"no file {fid}"))
 
-    def _openai_batch(self, method: str, bid: str | None, op: str | None, req: RecordedRequest) -> Reply:
+    def _openai_batch(
+        self, method: str, bid: str | None, op: str | None, req: RecordedRequest
+    ) -> Reply:
         if bid is None and method == "POST":
             body = req.body or {}
             data = self.files.get(str(body.get("input_file_id")))
@@ -267,7 +277,9 @@ class BatchLoopbackServer(LoopbackServer):
             lines = [json.loads(x) for x in data.splitlines() if x.strip()]
             batch = FakeBatch(self._next_id("batch_loop"), "openai", lines)
             batch.input_file_id = str(body.get("input_file_id"))
-            wrong = [x for x in lines if x.get("url") != body.get("endpoint") or "stream" in x["body"]]
+            wrong = [
+                x for x in lines if x.get("url") != body.get("endpoint") or "stream" in x["body"]
+            ]
             if body.get("completion_window") != "24h" or wrong:
                 batch.ended, batch.failure = True, "lines must POST to the endpoint, without stream"
             self.batches[batch.id] = batch

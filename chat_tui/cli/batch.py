@@ -155,6 +155,13 @@ async def _submit(
             err(f"chat-tui batch: batch {previous.id} has no failed requests; nothing to resend")
             return EXIT_OK
         items = [q for q in items if q.id in failed]
+        given = [Path(d).name for d in args.doc or ()]
+        if given != previous.documents:
+            sent = ", ".join(previous.documents) or "no documents"
+            raise BatchError(
+                f"batch {previous.id} was sent with {sent}: pass the same --doc files"
+                " so the answers share its context"
+            )
         missing = failed - {q.id for q in items}
         if missing:
             raise BatchError(
@@ -176,6 +183,7 @@ async def _submit(
         input_sha256=questions.sha256,
         documents=docs,
         retry_of=retry_of,
+        out_path=str(Path(args.out).expanduser().resolve()) if args.out else None,
     )
     prewarm = None
     if not args.no_prewarm:
@@ -238,7 +246,7 @@ async def _results(
     await engine.refresh(job, provider)
     job = await engine.fetch_results(job_id, provider)
     pending = sum(1 for i in job.items if i.status == "pending")
-    out = Path(args.out).expanduser() if args.out else Path(f"batch-{job_id}.jsonl")
+    out = Path(args.out or job.out_path or f"batch-{job_id}.jsonl").expanduser()
     if pending == len(job.items):
         err(
             f"chat-tui batch: batch {job_id} is still running (no results yet):"

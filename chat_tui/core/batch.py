@@ -40,7 +40,14 @@ from chat_tui.providers.batch_base import (
     BatchState,
     make_batch_client,
 )
-from chat_tui.providers.events import CacheTTL, ChatRequest, ProviderError, ResponseInfo, Usage
+from chat_tui.providers.events import (
+    CacheTTL,
+    ChatRequest,
+    ErrorKind,
+    ProviderError,
+    ResponseInfo,
+    Usage,
+)
 
 MB = 1024 * 1024
 FIRST_POLL_S = 2.0
@@ -86,6 +93,7 @@ class BatchSpec:
     input_sha256: str
     documents: tuple[Document, ...] = ()
     retry_of: int | None = None
+    out_path: str | None = None  # where the results go, kept for `batch results`
 
 
 @dataclass(frozen=True)
@@ -270,7 +278,10 @@ class BatchEngine:
         finally:
             await provider.aclose()
         if error is not None and usage.input_tokens is None:
-            return Prewarm(error=describe(error, p, retry_hint="or pass --no-prewarm"))
+            line = describe(error, p, retry_hint=RETRY_HINT)
+            if error.kind not in (ErrorKind.AUTH, ErrorKind.NO_KEY):
+                line += " (or pass --no-prewarm to send the batch without it)"
+            return Prewarm(error=line)
         cost = turn_cost(info, usage, spec.ttl)
         record = request_record(p, p.model, usage, cost, response_id)
         request_id = self.store.record_request("prewarm", record)
@@ -307,6 +318,7 @@ class BatchEngine:
             prefix_sha256=prefix.prefix_hash(),
             items=[(q.id, q.text, q.max_tokens) for q in spec.questions],
             retry_of=spec.retry_of,
+            out_path=spec.out_path,
         )
         if prewarm is not None and prewarm.request_id is not None:
             self.batches.set_prewarm(job_id, prewarm.request_id)

@@ -65,6 +65,7 @@ class StoredJob:
     documents: list[str]
     prefix_sha256: str | None
     retry_of: int | None
+    out_path: str | None
     prewarm_usage: Usage | None
     prewarm_cost_usd: float | None
     batches: list[StoredBatch]
@@ -120,16 +121,17 @@ class BatchStore:
         prefix_sha256: str | None,
         items: Sequence[tuple[str, str, int | None]],
         retry_of: int | None = None,
+        out_path: str | None = None,
     ) -> int:
         """Store a job and its questions (``custom_id, question, max_tokens``, in order)."""
         with self.store.writing() as db:
             cur = db.execute(
                 "INSERT INTO batch_jobs (created_at, provider, model, base_url_host, ttl,"
-                " input_name, input_sha256, documents, prefix_sha256, retry_of)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " input_name, input_sha256, documents, prefix_sha256, retry_of, out_path)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     time.time(), provider, model, base_url_host, ttl, input_name, input_sha256,
-                    json.dumps(list(documents)), prefix_sha256, retry_of,
+                    json.dumps(list(documents)), prefix_sha256, retry_of, out_path,
                 ),
             )  # fmt: skip
             job_id = cast(int, cur.lastrowid)
@@ -237,7 +239,7 @@ class BatchStore:
             head = db.execute(
                 "SELECT j.id, j.created_at, j.provider, j.model, j.base_url_host, j.ttl,"
                 " j.input_name, j.input_sha256, j.documents, j.prefix_sha256, j.retry_of,"
-                f" r.id, {_USAGE_SELECT}, r.cost_usd"
+                f" j.out_path, r.id, {_USAGE_SELECT}, r.cost_usd"
                 " FROM batch_jobs j LEFT JOIN requests r ON r.id = j.prewarm_request_id"
                 " WHERE j.id = ?",
                 (job_id,),
@@ -256,7 +258,7 @@ class BatchStore:
                 " WHERE i.job_id = ? ORDER BY i.seq",
                 (job_id,),
             ).fetchall()
-        prewarm = _usage(head[12:18]) if head[11] is not None else None
+        prewarm = _usage(head[13:19]) if head[12] is not None else None
         return StoredJob(
             id=head[0],
             created_at=head[1],
@@ -269,8 +271,9 @@ class BatchStore:
             documents=json.loads(head[8] or "[]"),
             prefix_sha256=head[9],
             retry_of=head[10],
+            out_path=head[11],
             prewarm_usage=prewarm,
-            prewarm_cost_usd=head[18],
+            prewarm_cost_usd=head[19],
             batches=[
                 StoredBatch(r[0], r[1], r[2], bool(r[3]), bool(r[4]), r[5], r[6], r[7])
                 for r in batches

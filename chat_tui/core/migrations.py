@@ -302,7 +302,8 @@ def m006_batches(db: sqlite3.Connection) -> None:
             documents TEXT,
             prefix_sha256 TEXT,
             prewarm_request_id INTEGER REFERENCES requests(id) ON DELETE SET NULL,
-            retry_of INTEGER REFERENCES batch_jobs(id) ON DELETE SET NULL
+            retry_of INTEGER REFERENCES batch_jobs(id) ON DELETE SET NULL,
+            out_path TEXT
         )"""
     )
     db.execute(
