@@ -220,10 +220,10 @@ async def _wait_and_collect(
 ) -> int:
     from chat_tui.cli.batch_view import ProgressView
 
-    if args.poll is None:
-        err(
-            "checking every 2 s at first, backing off to 60 s; Ctrl-C detaches (the batch keeps running)"
-        )
+    every = (
+        "every 2 s at first, backing off to 60 s" if args.poll is None else f"every {args.poll:g} s"
+    )
+    err(f"checking {every}; Ctrl-C detaches (the batch keeps running)")
     with ProgressView(sys.stderr) as view:
         await engine.wait(job_id, provider, poll=args.poll, on_progress=view)
     return await _results(args, engine, job_id, provider, settings)
