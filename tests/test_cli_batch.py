@@ -200,6 +200,7 @@ def test_only_failed_resends_just_the_failed_questions(
         capsys, str(q), "--doc", str(d), "--only-failed", "1", "--no-prewarm"
     )
     assert "batch 2: submitted 2 questions" in stderr
+    assert code == 1 and "batch 2 · anthropic/claude-haiku-4-5 · 2 questions" in stdout
     second = list(server.batches.values())[1]
     assert [line["custom_id"] for line in second.lines] == ["q2", "q3"]
     other = q.with_name("other.txt")
