@@ -317,3 +317,17 @@ def test_without_a_terminal_each_change_is_one_line() -> None:
         " · network error, retrying: refused",
         "batch 1: 5/5 done · succeeded 4 · errored 1 · remaining 0 · elapsed 16 s · ended",
     ]
+
+
+def test_status_shows_the_stored_state_when_the_provider_cannot_be_asked(
+    server: BatchLoopbackServer, files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    q, _ = files
+    server.polls_to_finish = 50
+    assert run(capsys, str(q), "--no-wait")[0] == 0
+    server.retrieve_faults.append(401)
+    code, stdout, stderr = run(capsys, "status", "1")
+    assert code == 0
+    assert "warning: cannot check batch msgbatch_loop0001: Anthropic rejected the key" in stderr
+    assert "showing the last known state" in stderr
+    assert "msgbatch_loop0001: in_progress · 0/5 done" in stdout

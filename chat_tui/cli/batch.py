@@ -280,9 +280,14 @@ async def _status(args: argparse.Namespace, settings: Settings, engine: BatchEng
         else:
             print(job_list(jobs))
         return EXIT_OK
+    from chat_tui.core.batch import BatchError
+
     job = _job(engine, args.id)
     provider = settings.provider_settings(job.provider, job.model)  # type: ignore[arg-type]
-    await engine.refresh(job, provider)
+    try:
+        await engine.refresh(job, provider)
+    except BatchError as exc:  # show what is stored, and why it may be stale
+        err(f"warning: {exc}; showing the last known state")
     job = engine.batches.job(job.id)
     if args.json:
         counts: dict[str, int] = {}
