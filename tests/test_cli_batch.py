@@ -331,3 +331,15 @@ def test_status_shows_the_stored_state_when_the_provider_cannot_be_asked(
     assert "warning: cannot check batch msgbatch_loop0001: Anthropic rejected the key" in stderr
     assert "showing the last known state" in stderr
     assert "msgbatch_loop0001: in_progress · 0/5 done" in stdout
+
+
+def test_results_wait_reattaches_to_a_running_batch(
+    server: BatchLoopbackServer, files: tuple[Path, Path], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    q, _ = files
+    server.polls_to_finish = 50
+    assert run(capsys, str(q), "--no-wait")[0] == 0
+    server.finish_all()  # ends at the next status call: the wait loop never sleeps
+    code, stdout, stderr = run(capsys, "results", "1", "--wait", "--out", str(tmp_path / "w.jsonl"))
+    assert "batch 1: 5/5 done" in stderr and "succeeded 3" in stdout and code == 1

@@ -65,6 +65,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="fixed seconds between status checks (default 2 s backing off to 60 s)")  # fmt: skip
     p.add_argument("--only-failed", metavar="ID",
                    help="resend only the questions that failed in batch ID")  # fmt: skip
+    p.add_argument("--wait", action="store_true",
+                   help="with results: wait for a running batch to end, then fetch")  # fmt: skip
 
 
 @dataclass
@@ -113,10 +115,12 @@ async def _main(args: argparse.Namespace, settings: Settings, state: _Run) -> in
                 )
                 return EXIT_USAGE
             job = _job(engine, args.id)
-            provider = settings.provider_settings(job.provider, job.model)  # type: ignore[arg-type]
+            provider = _provider_for(settings, job)
             if args.target == "cancel":
                 return await _cancel(engine, job, provider)
             state.job_id = job.id
+            if args.wait and not job.ended:
+                return await _wait_and_collect(args, engine, job.id, provider, settings)
             return await _results(args, engine, job.id, provider, settings)
         return await _submit(args, settings, engine, state)
     finally:
@@ -131,6 +135,17 @@ def _job(engine: BatchEngine, ref: str) -> StoredJob:
     if job_id is None:
         raise BatchError(f"no batch {ref!r} here; chat-tui batch status lists the batches")
     return engine.batches.job(job_id)
+
+
+def _provider_for(settings: Settings, job: StoredJob) -> ProviderSettings:
+    """The provider a stored job was sent to, as configured now (its key, its base URL)."""
+    from chat_tui.core.batch import BatchError
+
+    if job.provider == "anthropic":
+        return settings.provider_settings("anthropic", job.model)
+    if job.provider == "openai":
+        return settings.provider_settings("openai", job.model)
+    raise BatchError(f"batch {job.id} names an unknown provider {job.provider!r}")
 
 
 # -- submit --------------------------------------------------------------------------------
@@ -283,7 +298,7 @@ async def _status(args: argparse.Namespace, settings: Settings, engine: BatchEng
     from chat_tui.core.batch import BatchError
 
     job = _job(engine, args.id)
-    provider = settings.provider_settings(job.provider, job.model)  # type: ignore[arg-type]
+    provider = _provider_for(settings, job)
     try:
         await engine.refresh(job, provider)
     except BatchError as exc:  # show what is stored, and why it may be stale
