@@ -69,6 +69,7 @@ class BatchLoopbackServer(LoopbackServer):
         self.files: dict[str, bytes] = {}
         self.retrieve_faults: deque[int | None] = deque()
         self.results_calls = 0
+        self.reject_next_batch: str | None = None  # OpenAI: fail the next batch, for this reason
         self._seq = 0
 
     def _next_id(self, prefix: str) -> str:
@@ -282,6 +283,9 @@ class BatchLoopbackServer(LoopbackServer):
             ]
             if body.get("completion_window") != "24h" or wrong:
                 batch.ended, batch.failure = True, "lines must POST to the endpoint, without stream"
+            elif self.reject_next_batch:
+                batch.ended, batch.failure = True, self.reject_next_batch
+                self.reject_next_batch = None
             self.batches[batch.id] = batch
             return self._json(200, self._openai_batch_obj(batch))
         batch = self.batches.get(bid or "")

@@ -272,25 +272,30 @@ async def test_results_are_idempotent(
 async def test_a_results_fetch_cut_short_resumes_without_duplicates(
     server: BatchLoopbackServer, store: Store, tmp_path: Path, doc: Document
 ) -> None:
+    from chat_tui.core.batch import request_record
+    from chat_tui.core.pricing import batch_cost
+
     engine, _ = make_engine(store)
     spec = spec_for(server, tmp_path, "anthropic", (doc,))
     job_id = await engine.submit(spec)
     await engine.wait(job_id, spec.provider)
-    # A first run stored two results, then died before marking the batch fetched.
-    job = engine.batches.job(job_id)
-    client = engine.client(spec.provider)
-    stored = 0
-    async for outcome in client.results(job.batches[0].id):
-        engine.batches.record_outcome(job_id, outcome, None)
-        stored += 1
-        if stored == 2:
-            break
+    batch_id = engine.batches.job(job_id).batches[0].id
+    # A first run died part-way: it stored q5 whole, and q4's usage but not its outcome.
+    outcomes = [o async for o in engine.client(spec.provider).results(batch_id)]
+    assert [o.custom_id for o in outcomes] == ["q5", "q4", "q3", "q2", "q1"]  # any order
+    for outcome in outcomes[:2]:
+        assert outcome.usage is not None
+        record = request_record(spec.provider, spec.provider.model, outcome.usage,
+                                batch_cost(None, outcome.usage), outcome.response_id)  # fmt: skip
+        row = store.record_request("batch", record, batch_id=batch_id, custom_id=outcome.custom_id)
+        if outcome.custom_id == "q5":
+            engine.batches.record_outcome(job_id, outcome, row)
     job = await engine.fetch_results(job_id, spec.provider)
     await engine.aclose()
-    assert all(i.status != "pending" for i in job.items)
-    assert job.fetched
-    # The two results stored first are kept as they were (no usage row written twice).
-    assert len(requests_rows(store, "batch")) <= 3
+    assert job.fetched and all(i.status != "pending" for i in job.items)
+    rows = requests_rows(store, "batch")
+    assert sorted(r[1] for r in rows) == ["q1", "q4", "q5"]  # each billed request once
+    assert all(i.usage is not None for i in job.items if i.status == "succeeded")
 
 
 @pytest.mark.parametrize("kind", ["anthropic", "openai"])
@@ -420,29 +425,19 @@ async def test_a_provider_without_a_batch_api_or_a_key_is_refused_up_front(
     await engine.aclose()
 
 
-async def test_an_openai_batch_the_provider_rejects_reports_why(
+async def test_an_openai_batch_the_provider_rejects_says_why_for_each_question(
     server: BatchLoopbackServer, store: Store, tmp_path: Path
 ) -> None:
-    from chat_tui.providers import openai_batch
-
     engine, _ = make_engine(store)
-    spec = spec_for(server, tmp_path, "openai", text="One?\n")
-    original = openai_batch.ENDPOINT
-    client = engine.client(spec.provider)
-    line = client.request_line("q1", _request(spec))
-    line["url"] = "/v1/embeddings"  # a line the server refuses: the whole batch fails
-    state = await client.submit([line])
-    assert state.ended and state.status == "failed"
-    assert state.failure and "without stream" in state.failure
-    assert original == "/v1/chat/completions"
+    spec = spec_for(server, tmp_path, "openai", text="One?\nTwo?\n")
+    server.reject_next_batch = "the input file has an invalid line"
+    job_id = await engine.submit(spec)
+    final = await engine.wait(job_id, spec.provider)
+    job = await engine.fetch_results(job_id, spec.provider)
     await engine.aclose()
-
-
-def _request(spec: BatchSpec) -> Any:
-    from chat_tui.core.batch import batch_request, prefix_conversation
-
-    prefix = prefix_conversation(spec.system_prompt, spec.documents)
-    return batch_request(
-        prefix, "One?", model=spec.provider.model, ttl=spec.ttl, max_tokens=10,
-        kind=spec.provider.kind,
-    )  # fmt: skip
+    assert final.ended and job.batches[0].status == "failed"
+    assert [i.status for i in job.items] == ["errored", "errored"]
+    assert job.items[0].error == (
+        "the provider rejected the batch: the input file has an invalid line"
+    )
+    assert requests_rows(store, "batch") == []

@@ -414,8 +414,12 @@ class BatchEngine:
                 async for outcome in client.results(b.id):
                     if not self.batches.is_pending(job_id, outcome.custom_id):
                         continue  # stored by an earlier run, or not ours
-                    request_id = None
-                    if outcome.status == "succeeded" and outcome.usage is not None:
+                    request_id = self.batches.usage_row(b.id, outcome.custom_id)
+                    if (
+                        request_id is None
+                        and outcome.status == "succeeded"
+                        and outcome.usage is not None
+                    ):
                         cost = batch_cost(info, outcome.usage, job.ttl)
                         record = request_record(
                             provider, job.model, outcome.usage, cost, outcome.response_id

@@ -204,6 +204,17 @@ class BatchStore:
             ).fetchone()
         return row is not None and row[0] == "pending"
 
+    def usage_row(self, batch_id: str, custom_id: str) -> int | None:
+        """The usage row already recorded for this request (a fetch cut short between
+        recording its usage and its outcome), so a second fetch does not bill it twice."""
+        with self.store.reading() as db:
+            row = db.execute(
+                "SELECT id FROM requests WHERE kind = 'batch' AND batch_id = ? AND custom_id = ?"
+                " ORDER BY id LIMIT 1",
+                (batch_id, custom_id),
+            ).fetchone()
+        return None if row is None else int(row[0])
+
     def record_outcome(self, job_id: int, outcome: BatchOutcome, request_id: int | None) -> bool:
         """Store one result; False (and nothing written) when it was stored already or the
         id is not one of the job's questions."""
