@@ -343,3 +343,14 @@ def test_results_wait_reattaches_to_a_running_batch(
     server.finish_all()  # ends at the next status call: the wait loop never sleeps
     code, stdout, stderr = run(capsys, "results", "1", "--wait", "--out", str(tmp_path / "w.jsonl"))
     assert "batch 1: 5/5 done" in stderr and "succeeded 3" in stdout and code == 1
+
+
+def test_a_spinner_says_what_runs_on_a_terminal_and_nothing_elsewhere() -> None:
+    from chat_tui.cli.batch_view import working
+
+    tty, pipe = io.StringIO(), io.StringIO()
+    with working(tty, "submitting 5 questions…", tty=True):
+        pass
+    with working(pipe, "submitting 5 questions…", tty=False):
+        pass
+    assert "submitting 5 questions…" in tty.getvalue() and pipe.getvalue() == ""

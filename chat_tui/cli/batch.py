@@ -154,7 +154,7 @@ def _provider_for(settings: Settings, job: StoredJob) -> ProviderSettings:
 async def _submit(
     args: argparse.Namespace, settings: Settings, engine: BatchEngine, state: _Run
 ) -> int:
-    from chat_tui.cli.batch_view import prewarm_line
+    from chat_tui.cli.batch_view import prewarm_line, working
     from chat_tui.core.batch import BatchError, BatchSpec
     from chat_tui.core.batch_input import read_questions
     from chat_tui.core.documents import load_document
@@ -202,11 +202,13 @@ async def _submit(
     )
     prewarm = None
     if not args.no_prewarm:
-        prewarm = await engine.prewarm(spec)
+        with working(sys.stderr, "prewarming the cache with the shared prefix…"):
+            prewarm = await engine.prewarm(spec)
         if prewarm.error:
             raise BatchError(f"the prewarm request failed: {prewarm.error}")
         err(prewarm_line(prewarm, spec.ttl))
-    job_id = await engine.submit(spec, prewarm)
+    with working(sys.stderr, f"submitting {len(items):,} questions…"):
+        job_id = await engine.submit(spec, prewarm)
     state.job_id = job_id
     job = engine.batches.job(job_id)
     ids = ", ".join(b.id for b in job.batches)

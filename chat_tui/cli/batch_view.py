@@ -3,7 +3,9 @@ terminal, a line per change otherwise), the summary, the list of jobs. No networ
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -72,7 +74,7 @@ class ProgressView:
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[counts]}"),
                 TimeElapsedColumn(),
-                console=Console(file=self.stream),
+                console=Console(file=self.stream, force_terminal=True),
                 transient=False,
             )
             self._bar.start()
@@ -101,6 +103,18 @@ class ProgressView:
         if self._task is None:
             self._task = self._bar.add_task(f"batch {p.job_id}", total=p.total, counts=counts)
         self._bar.update(self._task, completed=p.done, total=p.total, counts=counts)
+
+
+@contextlib.contextmanager
+def working(stream: TextIO, message: str, *, tty: bool | None = None) -> Iterator[None]:
+    """A Rich spinner with ``message`` on a terminal while a step runs; nothing elsewhere."""
+    if not (stream.isatty() if tty is None else tty):
+        yield
+        return
+    from rich.console import Console
+
+    with Console(file=stream, force_terminal=True).status(message):
+        yield
 
 
 def prewarm_line(pw: Prewarm, ttl: str) -> str:
