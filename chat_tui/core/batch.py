@@ -156,17 +156,20 @@ def batch_request(
     return replace(request, messages=tuple(replace(m, cache=False) for m in request.messages))
 
 
-def split_lines(
-    lines: Sequence[tuple[str, dict[str, Any]]], limits: BatchLimits
-) -> list[list[tuple[str, dict[str, Any]]]]:
-    """Cut the request lines into batches of at most ``limits.max_requests`` lines and
-    ``limits.max_bytes`` bytes, in order."""
+def line_size(line: dict[str, Any]) -> int:
+    """The bytes one request line takes in the batch (its JSON, a separator and a newline)."""
+    return len(json.dumps(line).encode()) + 2
+
+
+def split_sizes(sizes: Sequence[tuple[str, int]], limits: BatchLimits) -> list[list[int]]:
+    """Cut requests (``custom_id, bytes``, in order) into batches of at most
+    ``limits.max_requests`` requests and ``limits.max_bytes`` bytes; returns the indices of
+    each batch's requests."""
     budget = max(1, limits.max_bytes - min(ENVELOPE_BYTES, limits.max_bytes // 8))
-    parts: list[list[tuple[str, dict[str, Any]]]] = []
-    current: list[tuple[str, dict[str, Any]]] = []
+    parts: list[list[int]] = []
+    current: list[int] = []
     size = 0
-    for custom_id, line in lines:
-        n = len(json.dumps(line).encode()) + 2
+    for index, (custom_id, n) in enumerate(sizes):
         if n > budget:
             raise BatchError(
                 f"the request for {custom_id} is {n:,} bytes, over the provider's batch limit"
@@ -175,7 +178,7 @@ def split_lines(
         if current and (len(current) >= limits.max_requests or size + n > budget):
             parts.append(current)
             current, size = [], 0
-        current.append((custom_id, line))
+        current.append(index)
         size += n
     if current:
         parts.append(current)
@@ -299,14 +302,17 @@ class BatchEngine:
             raise BatchError("no questions to send")
         client = self.client(p)
         prefix = prefix_conversation(spec.system_prompt, spec.documents)
-        lines = [
-            (q.id, client.request_line(q.id, batch_request(
+
+        def line(q: Question) -> dict[str, Any]:
+            return client.request_line(q.id, batch_request(
                 prefix, q.text, model=p.model, ttl=spec.ttl,
                 max_tokens=q.max_tokens or spec.max_tokens, kind=p.kind,
-            )))
-            for q in spec.questions
-        ]  # fmt: skip
-        parts = split_lines(lines, self.limits[p.kind])
+            ))  # fmt: skip
+
+        # Lines are built again per batch rather than all kept: each carries the documents,
+        # and thousands of copies of a long document would not fit in memory.
+        sizes = [(q.id, line_size(line(q))) for q in spec.questions]
+        parts = split_sizes(sizes, self.limits[p.kind])
         job_id = self.batches.create_job(
             provider=p.kind,
             model=p.model,
@@ -323,8 +329,9 @@ class BatchEngine:
         if prewarm is not None and prewarm.request_id is not None:
             self.batches.set_prewarm(job_id, prewarm.request_id)
         for number, part in enumerate(parts):
+            questions = [spec.questions[i] for i in part]
             try:
-                state = await client.submit([line for _, line in part])
+                state = await client.submit([line(q) for q in questions])
             except BatchAPIError as exc:
                 if number == 0:
                     self.batches.delete_job(job_id)
@@ -336,7 +343,7 @@ class BatchEngine:
                     f" `chat-tui batch results {job_id}`, then resend the rest with"
                     f" --only-failed {job_id}"
                 ) from exc
-            self.batches.add_batch(job_id, number, state, [cid for cid, _ in part])
+            self.batches.add_batch(job_id, number, state, [q.id for q in questions])
         return job_id
 
     # -- poll
