@@ -70,6 +70,8 @@ class BatchLoopbackServer(LoopbackServer):
         self.retrieve_faults: deque[int | None] = deque()
         self.results_calls = 0
         self.reject_next_batch: str | None = None  # OpenAI: fail the next batch, for this reason
+        # Anthropic: send only this many result lines, then drop the connection (once).
+        self.cut_results_after: int | None = None
         self._seq = 0
 
     def _next_id(self, prefix: str) -> str:
@@ -91,6 +93,13 @@ class BatchLoopbackServer(LoopbackServer):
         if reply is None:
             return False  # drop the connection
         code, ctype, data = reply
+        cut = self.cut_results_after
+        if cut is not None and request.path.endswith("/results"):
+            self.cut_results_after = None
+            part = b"".join(data.splitlines(keepends=True)[:cut])
+            writer.write(self._head(code, {"content-type": ctype}, len(data)) + part)
+            await writer.drain()
+            return False  # the body ends early: the client sees a broken stream
         writer.write(self._head(code, {"content-type": ctype}, len(data)) + data)
         await writer.drain()
         return True

@@ -37,6 +37,7 @@ from chat_tui.providers.base import Provider, ProviderSettings, make_provider
 from chat_tui.providers.batch_base import (
     BatchAPIError,
     BatchClient,
+    BatchOutcome,
     BatchState,
     make_batch_client,
 )
@@ -55,7 +56,8 @@ MAX_POLL_S = 60.0
 BACKOFF = 1.5
 PREWARM_QUESTION = "Reply with OK."
 PREWARM_MAX_TOKENS = 4
-ENVELOPE_BYTES = 64 * 1024  # room for the request's own JSON around the lines
+ENVELOPE_BYTES = 64 * 1024
+FLUSH_EVERY = 500  # results stored per transaction (each usage row is its own)  # room for the request's own JSON around the lines
 RETRY_HINT = "run the command again"
 NOT_RUN_REASONS = {
     "expired": "the batch's 24-hour window ended before this request ran",
@@ -417,11 +419,15 @@ class BatchEngine:
         for b in job.batches:
             if not b.ended or b.results_fetched:
                 continue
+            pending = self.batches.pending_ids(job_id)
+            billed = self.batches.usage_rows(b.id)
+            done: list[tuple[BatchOutcome, int | None]] = []
             try:
                 async for outcome in client.results(b.id):
-                    if not self.batches.is_pending(job_id, outcome.custom_id):
+                    if outcome.custom_id not in pending:
                         continue  # stored by an earlier run, or not ours
-                    request_id = self.batches.usage_row(b.id, outcome.custom_id)
+                    pending.discard(outcome.custom_id)
+                    request_id = billed.get(outcome.custom_id)
                     if (
                         request_id is None
                         and outcome.status == "succeeded"
@@ -436,10 +442,15 @@ class BatchEngine:
                         )
                     if outcome.error is None and outcome.status in NOT_RUN_REASONS:
                         outcome = replace(outcome, error=NOT_RUN_REASONS[outcome.status])
-                    self.batches.record_outcome(job_id, outcome, request_id)
+                    done.append((outcome, request_id))
+                    if len(done) >= FLUSH_EVERY:
+                        self.batches.record_outcomes(job_id, done)
+                        done = []
                 leftover, reason = await self._leftover(client, b.id, b.status)
             except BatchAPIError as exc:
                 raise self._fail(exc, provider, f"cannot read the results of {b.id}") from exc
+            finally:  # what arrived is kept, whatever stopped the stream
+                self.batches.record_outcomes(job_id, done)
             self.batches.mark_fetched(b.id, leftover, reason)
         return self.batches.job(job_id)
 

@@ -196,38 +196,49 @@ class BatchStore:
             )
             return cur.rowcount
 
-    def is_pending(self, job_id: int, custom_id: str) -> bool:
+    def pending_ids(self, job_id: int) -> set[str]:
+        """The custom ids of the job's questions that have no outcome yet."""
         with self.store.reading() as db:
-            row = db.execute(
-                "SELECT status FROM batch_items WHERE job_id = ? AND custom_id = ?",
-                (job_id, custom_id),
-            ).fetchone()
-        return row is not None and row[0] == "pending"
+            rows = db.execute(
+                "SELECT custom_id FROM batch_items WHERE job_id = ? AND status = 'pending'",
+                (job_id,),
+            ).fetchall()
+        return {str(r[0]) for r in rows}
 
-    def usage_row(self, batch_id: str, custom_id: str) -> int | None:
-        """The usage row already recorded for this request (a fetch cut short between
-        recording its usage and its outcome), so a second fetch does not bill it twice."""
+    def usage_rows(self, batch_id: str) -> dict[str, int]:
+        """Usage rows already recorded for the batch's requests, by custom id: a fetch cut
+        short between recording a request's usage and its outcome must not bill it twice."""
         with self.store.reading() as db:
-            row = db.execute(
-                "SELECT id FROM requests WHERE kind = 'batch' AND batch_id = ? AND custom_id = ?"
-                " ORDER BY id LIMIT 1",
-                (batch_id, custom_id),
-            ).fetchone()
-        return None if row is None else int(row[0])
+            rows = db.execute(
+                "SELECT custom_id, MIN(id) FROM requests WHERE kind = 'batch' AND batch_id = ?"
+                " GROUP BY custom_id",
+                (batch_id,),
+            ).fetchall()
+        return {str(cid): int(rid) for cid, rid in rows}
+
+    def record_outcomes(
+        self, job_id: int, outcomes: Sequence[tuple[BatchOutcome, int | None]]
+    ) -> int:
+        """Store results (each with its usage row id, if billed) in one transaction. An item
+        that already has an outcome is left as it is. Returns how many were stored."""
+        stored = 0
+        with self.store.writing() as db:
+            for outcome, request_id in outcomes:
+                cur = db.execute(
+                    "UPDATE batch_items SET status = ?, answer = ?, error = ?, stop_reason = ?,"
+                    " request_id = ? WHERE job_id = ? AND custom_id = ? AND status = 'pending'",
+                    (
+                        outcome.status, outcome.text if outcome.status == "succeeded" else None,
+                        outcome.error, outcome.stop_reason, request_id, job_id,
+                        outcome.custom_id,
+                    ),
+                )  # fmt: skip
+                stored += cur.rowcount
+        return stored
 
     def record_outcome(self, job_id: int, outcome: BatchOutcome, request_id: int | None) -> bool:
-        """Store one result; False (and nothing written) when it was stored already or the
-        id is not one of the job's questions."""
-        with self.store.writing() as db:
-            cur = db.execute(
-                "UPDATE batch_items SET status = ?, answer = ?, error = ?, stop_reason = ?,"
-                " request_id = ? WHERE job_id = ? AND custom_id = ? AND status = 'pending'",
-                (
-                    outcome.status, outcome.text if outcome.status == "succeeded" else None,
-                    outcome.error, outcome.stop_reason, request_id, job_id, outcome.custom_id,
-                ),
-            )  # fmt: skip
-            return cur.rowcount > 0
+        """Store one result; False when it was stored already or is not one of the job's."""
+        return self.record_outcomes(job_id, [(outcome, request_id)]) > 0
 
     def delete_job(self, job_id: int) -> None:
         """Forget a job nothing of which reached the provider."""
