@@ -3,6 +3,7 @@ Files + Batches API, through the real SDKs. Polling uses an injected sleep and c
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -462,3 +463,53 @@ async def test_an_openai_batch_the_provider_rejects_says_why_for_each_question(
         "the provider rejected the batch: the input file has an invalid line"
     )
     assert requests_rows(store, "batch") == []
+
+
+class InterruptedAt:
+    """A real batch client whose n-th submit is interrupted (Ctrl-C) instead of sent."""
+
+    def __init__(self, settings: ProviderSettings, at: int) -> None:
+        from chat_tui.providers.batch_base import make_batch_client
+
+        self.inner = make_batch_client(settings)
+        self.settings = settings
+        self.at = at
+        self.calls = 0
+
+    def request_line(self, custom_id: str, request: Any) -> dict[str, Any]:
+        return self.inner.request_line(custom_id, request)
+
+    async def submit(self, lines: list[dict[str, Any]]) -> Any:
+        self.calls += 1
+        if self.calls == self.at:
+            raise asyncio.CancelledError
+        return await self.inner.submit(lines)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+@pytest.mark.parametrize("at", [1, 2])
+async def test_an_interrupted_submission_keeps_what_was_sent_and_nothing_else(
+    at: int, server: BatchLoopbackServer, store: Store, tmp_path: Path
+) -> None:
+    clients: list[InterruptedAt] = []
+
+    def factory(settings: ProviderSettings) -> Any:
+        clients.append(InterruptedAt(settings, at))
+        return clients[-1]
+
+    limits = {"anthropic": BatchLimits(max_requests=2, max_bytes=10**9)}
+    engine, _ = make_engine(store, limits=limits, client_factory=factory)
+    spec = spec_for(server, tmp_path, "anthropic")
+    submitted: list[int] = []
+    with pytest.raises(asyncio.CancelledError):
+        await engine.submit(spec, on_submitted=lambda job, state: submitted.append(job))
+    await engine.aclose()
+    if at == 1:  # nothing reached the provider: no job left behind
+        assert engine.batches.list_jobs() == [] and submitted == []
+        return
+    job = engine.batches.job(submitted[0])
+    assert len(job.batches) == 1 and len(server.batches) == 1
+    assert [i.status for i in job.items] == ["pending", "pending", "errored", "errored", "errored"]
+    assert job.items[2].error == "not submitted: interrupted"

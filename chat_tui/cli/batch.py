@@ -75,6 +75,9 @@ class _Run:
 
     job_id: int | None = None
 
+    def submitted(self, job_id: int, batch: object) -> None:
+        self.job_id = job_id
+
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     state = _Run()
@@ -208,8 +211,7 @@ async def _submit(
             raise BatchError(f"the prewarm request failed: {prewarm.error}")
         err(prewarm_line(prewarm, spec.ttl))
     with working(sys.stderr, f"submitting {len(items):,} questions…"):
-        job_id = await engine.submit(spec, prewarm)
-    state.job_id = job_id
+        job_id = await engine.submit(spec, prewarm, on_submitted=state.submitted)
     job = engine.batches.job(job_id)
     ids = ", ".join(b.id for b in job.batches)
     parts = f"{len(job.batches)} batches" if len(job.batches) > 1 else "1 batch"

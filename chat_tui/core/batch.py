@@ -56,8 +56,8 @@ MAX_POLL_S = 60.0
 BACKOFF = 1.5
 PREWARM_QUESTION = "Reply with OK."
 PREWARM_MAX_TOKENS = 4
-ENVELOPE_BYTES = 64 * 1024
-FLUSH_EVERY = 500  # results stored per transaction (each usage row is its own)  # room for the request's own JSON around the lines
+ENVELOPE_BYTES = 64 * 1024  # room for the request's own JSON around the lines
+FLUSH_EVERY = 500  # results stored per transaction (each usage row is its own)
 RETRY_HINT = "run the command again"
 NOT_RUN_REASONS = {
     "expired": "the batch's 24-hour window ended before this request ran",
@@ -294,9 +294,16 @@ class BatchEngine:
 
     # -- submit
 
-    async def submit(self, spec: BatchSpec, prewarm: Prewarm | None = None) -> int:
+    async def submit(
+        self,
+        spec: BatchSpec,
+        prewarm: Prewarm | None = None,
+        *,
+        on_submitted: Callable[[int, BatchState], None] | None = None,
+    ) -> int:
         """Send the questions as one or more batches; returns the job's number. The job is
-        stored before the first call; a batch's id as soon as the provider returns it."""
+        stored before the first call; a batch's id as soon as the provider returns it (then
+        ``on_submitted(job, state)`` is called)."""
         p = spec.provider
         if p.kind not in self.limits:
             raise BatchError(f"{p.label} has no batch API: use --provider anthropic or openai")
@@ -345,7 +352,15 @@ class BatchEngine:
                     f" `chat-tui batch results {job_id}`, then resend the rest with"
                     f" --only-failed {job_id}"
                 ) from exc
+            except BaseException:  # interrupted (Ctrl-C) while sending
+                if number == 0:
+                    self.batches.delete_job(job_id)
+                else:
+                    self.batches.mark_unsubmitted(job_id, "not submitted: interrupted")
+                raise
             self.batches.add_batch(job_id, number, state, [q.id for q in questions])
+            if on_submitted is not None:
+                on_submitted(job_id, state)
         return job_id
 
     # -- poll
