@@ -354,3 +354,19 @@ def test_a_spinner_says_what_runs_on_a_terminal_and_nothing_elsewhere() -> None:
     with working(pipe, "submitting 5 questions…", tty=False):
         pass
     assert "submitting 5 questions…" in tty.getvalue() and pipe.getvalue() == ""
+
+
+def test_results_that_cannot_be_written_stay_stored(
+    server: BatchLoopbackServer, files: tuple[Path, Path], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    q, _ = files
+    code, _, stderr = run(capsys, str(q), "--out", str(q))
+    assert code == 2 and "is the questions file; write the results elsewhere" in stderr
+    assert server.requests == [] and q.read_text() == QUESTIONS
+    (tmp_path / "taken").mkdir()
+    code, _, stderr = run(capsys, str(q), "--out", str(tmp_path / "taken"))
+    assert code == 2 and f"cannot write the results to {tmp_path / 'taken'}" in stderr
+    assert "chat-tui batch results 1 --out FILE writes them elsewhere" in stderr
+    code, stdout, _ = run(capsys, "results", "1", "--out", str(tmp_path / "fine.jsonl"))
+    assert "succeeded 3" in stdout and (tmp_path / "fine.jsonl").exists()

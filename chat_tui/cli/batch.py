@@ -163,6 +163,8 @@ async def _submit(
     from chat_tui.core.documents import load_document
 
     questions = read_questions(args.target)
+    if args.out and Path(args.out).expanduser().resolve() == questions.path.resolve():
+        raise BatchError(f"--out {args.out} is the questions file; write the results elsewhere")
     items = list(questions.items)
     retry_of = None
     if args.only_failed:
@@ -259,6 +261,7 @@ async def _results(
     settings: Settings,
 ) -> int:
     from chat_tui.cli.batch_view import summary_text
+    from chat_tui.core.batch import BatchError
     from chat_tui.core.batch_report import summarize, write_results
 
     job = engine.batches.job(job_id)
@@ -272,7 +275,13 @@ async def _results(
             f" run `chat-tui batch results {job_id}` again later"
         )
         return EXIT_FAILED
-    report = write_results(job, out, settings.model_overrides)
+    try:
+        report = write_results(job, out, settings.model_overrides)
+    except OSError as exc:
+        raise BatchError(
+            f"cannot write the results to {out}: {exc.strerror or exc}; they are stored:"
+            f" chat-tui batch results {job_id} --out FILE writes them elsewhere"
+        ) from None
     summary = summarize(job, settings.model_overrides)
     if args.json:
         print(json.dumps({**summary.as_dict(), "out": str(out), "report": str(report)}))
