@@ -168,6 +168,9 @@ def test_status_results_and_cancel_across_runs(
     code, again, _ = run(capsys, "results", "1", "--out", str(tmp_path / "r.jsonl"))
     assert again == stdout and (tmp_path / "r.jsonl").read_text() == first
     assert server.results_calls == calls  # idempotent: read from the store
+    code, stdout, _ = run(capsys, "status", "1")
+    assert "msgbatch_loop0001: ended · 5/5 done · results stored" in stdout
+    assert "cost so far $" in stdout and "prewarm $" in stdout and "with caching" in stdout
     code, stdout, _ = run(capsys, "status", "--json")
     [listed] = json.loads(stdout)
     assert listed["ended"] and listed["counts"] == {

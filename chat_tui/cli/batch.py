@@ -330,6 +330,11 @@ async def _status(args: argparse.Namespace, settings: Settings, engine: BatchEng
                           "ended": job.ended, "counts": counts, "batches": batches}))  # fmt: skip
     else:
         print(job_detail(job))
+        if any(i.status != "pending" for i in job.items):
+            from chat_tui.cli.batch_view import cost_line
+            from chat_tui.core.batch_report import summarize
+
+            print(cost_line(summarize(job, settings.model_overrides)))
     return EXIT_OK
 
 

@@ -155,6 +155,14 @@ def summary_text(s: Summary, *, resend: str | None = None, limit: int = 20) -> s
     return "\n".join(lines)
 
 
+def cost_line(s: Summary) -> str:
+    return (
+        f"  cost so far {format_usd(s.total_usd)} (batch {format_usd(s.batch_usd)},"
+        f" prewarm {format_usd(s.prewarm_usd)}); as interactive requests"
+        f" {format_usd(s.interactive_usd)} with caching, {format_usd(s.uncached_usd)} without"
+    )
+
+
 def job_list(jobs: list[JobSummary]) -> str:
     if not jobs:
         return "no batches yet: chat-tui batch QUESTIONS --doc FILE sends one"
