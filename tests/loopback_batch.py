@@ -320,7 +320,7 @@ class BatchLoopbackServer(LoopbackServer):
         elif cancelling or batch.cancel_requested:
             status = "cancelling"
         else:
-            status = "validating" if batch.polls == 0 else "in_progress"
+            status = "validating" if batch.polls <= 1 else "in_progress"
         running = min(n, n * batch.polls // max(1, self.polls_to_finish))
         completed, failed = (ok, len(batch.outcomes) - ok) if batch.ended else (running, 0)
         errors = {"object": "list", "data": [{"code": "invalid", "message": batch.failure}]}
@@ -335,7 +335,12 @@ class BatchLoopbackServer(LoopbackServer):
             "output_file_id": batch.output_file_id,
             "error_file_id": batch.error_file_id,
             "errors": errors if batch.failure else None,
-            "request_counts": {"total": n, "completed": completed, "failed": failed},
+            # Like OpenAI: no counts until the input file has been validated.
+            "request_counts": {
+                "total": 0 if status == "validating" else n,
+                "completed": completed,
+                "failed": failed,
+            },
         }
 
     def _openai_outcome(self, line: dict[str, Any], *, ran: bool) -> dict[str, Any]:

@@ -120,6 +120,7 @@ async def test_submit_poll_and_results_in_input_order(
 
     assert final.ended and final.total == 5 and final.done == 5
     assert [p.ended for p in seen] == [False, False, True]  # three polls, two waits
+    assert all(p.total == 5 for p in seen)
     assert sleep.waits == [2.0, 3.0]
     # The server returns results in reverse order; the job keeps the input order.
     assert [i.custom_id for i in job.items] == ["q1", "q2", "q3", "q4", "q5"]

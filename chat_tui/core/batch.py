@@ -412,7 +412,8 @@ class BatchEngine:
                     retrying = exc.error.message
                     continue
                 self.batches.update_batch(state)
-                states[batch_id] = state
+                # OpenAI reports a total of 0 while it validates the input: we know better.
+                states[batch_id] = replace(state, total=max(state.total, old.total))
             progress = _progress(job_id, list(states.values()), self._clock() - started)
             if not progress.ended:
                 progress = replace(progress, next_poll_s=interval, retrying=retrying)
