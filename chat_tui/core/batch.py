@@ -1,10 +1,9 @@
 """Batches: many questions about the same documents, on the providers' batch engines, at half
 price (Anthropic Message Batches, the OpenAI Batch API).
 
-Every request is built by :meth:`Conversation.build_request`, exactly like the first question of
-a chat, so all of them (and the prewarm request, and a chat about the same documents) share one
-cached prefix: the system prompt, then the documents, with the cache breakpoint after them.
-:func:`batch_request` is the one place that adapts a chat request to a batch.
+Every request is built like a chat's first question (:mod:`chat_tui.core.batch_requests`), so
+all of them, and the prewarm request, share one cached prefix: the system prompt, then the
+documents, with the cache breakpoint after them.
 
 The flow: :meth:`BatchEngine.prewarm` writes the shared prefix to the cache with one ordinary
 request (batch cache hits are best-effort; a warm 1-hour cache makes them likely);
@@ -17,22 +16,27 @@ network error is retried at the next poll, the batch ids are already stored);
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from chat_tui.core.batch_input import Question
+from chat_tui.core.batch_requests import (
+    LIMITS,
+    BatchError,
+    BatchLimits,
+    batch_request,
+    line_size,
+    prefix_conversation,
+    split_sizes,
+)
 from chat_tui.core.batch_store import BatchStore, StoredJob
-from chat_tui.core.conversation import Conversation
 from chat_tui.core.documents import Document, estimate_tokens
 from chat_tui.core.faults import describe, host_of
 from chat_tui.core.models import lookup_model
 from chat_tui.core.pricing import ZERO_COST, Cost, batch_cost, turn_cost
 from chat_tui.core.storage import Store, TurnRecord
-from chat_tui.errors import ChatTuiError
 from chat_tui.providers.base import Provider, ProviderSettings, make_provider
 from chat_tui.providers.batch_base import (
     BatchAPIError,
@@ -43,20 +47,30 @@ from chat_tui.providers.batch_base import (
 )
 from chat_tui.providers.events import (
     CacheTTL,
-    ChatRequest,
     ErrorKind,
     ProviderError,
     ResponseInfo,
     Usage,
 )
 
-MB = 1024 * 1024
+__all__ = [
+    "LIMITS",
+    "BatchEngine",
+    "BatchError",
+    "BatchLimits",
+    "BatchSpec",
+    "Prewarm",
+    "Progress",
+    "batch_request",
+    "prefix_conversation",
+    "request_record",
+]
+
 FIRST_POLL_S = 2.0
 MAX_POLL_S = 60.0
 BACKOFF = 1.5
 PREWARM_QUESTION = "Reply with OK."
 PREWARM_MAX_TOKENS = 4
-ENVELOPE_BYTES = 64 * 1024  # room for the request's own JSON around the lines
 FLUSH_EVERY = 500  # results stored per transaction (each usage row is its own)
 RETRY_HINT = "run the command again"
 NOT_RUN_REASONS = {
@@ -66,22 +80,6 @@ NOT_RUN_REASONS = {
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
-
-
-class BatchError(ChatTuiError):
-    """A batch could not be submitted, polled or read; the message says what to do."""
-
-
-@dataclass(frozen=True)
-class BatchLimits:
-    max_requests: int
-    max_bytes: int
-
-
-LIMITS: dict[str, BatchLimits] = {
-    "anthropic": BatchLimits(100_000, 256 * MB),
-    "openai": BatchLimits(50_000, 200 * MB),
-}
 
 
 @dataclass(frozen=True)
@@ -124,67 +122,6 @@ class Progress:
 
 
 # -- requests ----------------------------------------------------------------------------
-
-
-def combined_document(docs: Sequence[Document]) -> Document | None:
-    """One document for the conversation: the only one, or several, each under its name."""
-    if len(docs) <= 1:
-        return docs[0] if docs else None
-    text = "\n\n".join(f"=== {d.name} ===\n{d.text}" for d in docs)
-    return Document(
-        path=docs[0].path,
-        name=" + ".join(d.name for d in docs),
-        text=text,
-        size_bytes=sum(d.size_bytes for d in docs),
-        sha256=hashlib.sha256(text.encode()).hexdigest(),
-        encoding="utf-8",
-    )
-
-
-def prefix_conversation(system_prompt: str, documents: Sequence[Document]) -> Conversation:
-    """The conversation every question of a batch starts from: the shared prefix."""
-    return Conversation(system_prompt=system_prompt, document=combined_document(documents))
-
-
-def batch_request(
-    prefix: Conversation, question: str, *, model: str, ttl: CacheTTL, max_tokens: int, kind: str
-) -> ChatRequest:
-    """The request for one question, built as a chat's first question is, so the prefix is byte
-    for byte a chat's. The question's own cache breakpoint is dropped: each question is asked
-    once, and writing it to the cache would cost the write premium for nothing."""
-    conversation = Conversation(system_prompt=prefix.system_prompt, document=prefix.document)
-    conversation.ask(question)
-    request = conversation.build_request(model, ttl=ttl, max_tokens=max_tokens, provider=kind)
-    return replace(request, messages=tuple(replace(m, cache=False) for m in request.messages))
-
-
-def line_size(line: dict[str, Any]) -> int:
-    """The bytes one request line takes in the batch (its JSON, a separator and a newline)."""
-    return len(json.dumps(line).encode()) + 2
-
-
-def split_sizes(sizes: Sequence[tuple[str, int]], limits: BatchLimits) -> list[list[int]]:
-    """Cut requests (``custom_id, bytes``, in order) into batches of at most
-    ``limits.max_requests`` requests and ``limits.max_bytes`` bytes; returns the indices of
-    each batch's requests."""
-    budget = max(1, limits.max_bytes - min(ENVELOPE_BYTES, limits.max_bytes // 8))
-    parts: list[list[int]] = []
-    current: list[int] = []
-    size = 0
-    for index, (custom_id, n) in enumerate(sizes):
-        if n > budget:
-            raise BatchError(
-                f"the request for {custom_id} is {n:,} bytes, over the provider's batch limit"
-                f" of {limits.max_bytes:,}: use shorter documents"
-            )
-        if current and (len(current) >= limits.max_requests or size + n > budget):
-            parts.append(current)
-            current, size = [], 0
-        current.append(index)
-        size += n
-    if current:
-        parts.append(current)
-    return parts
 
 
 def request_record(
