@@ -69,6 +69,7 @@ class RecordedRequest:
     headers: dict[str, str]  # names lower-cased
     body: dict[str, Any] | None
     received_at: float  # time.monotonic() when the request head arrived
+    raw: bytes = b""  # the body as received (multipart uploads are not JSON)
 
 
 class SentChunk(NamedTuple):
@@ -295,7 +296,7 @@ class LoopbackServer:
             body = json.loads(raw) if raw else None
         path = target.split("?", 1)[0]
         return RecordedRequest(
-            method, path, headers, body if isinstance(body, dict) else None, received_at
+            method, path, headers, body if isinstance(body, dict) else None, received_at, raw
         )
 
     async def _respond(

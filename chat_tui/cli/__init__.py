@@ -30,7 +30,9 @@ from chat_tui.errors import ChatTuiError
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
 
 # Command name → module under chat_tui.cli. Add a command by adding its module here.
-COMMANDS: dict[str, str] = {"ask": "ask", "cost": "cost", "usage": "usage"}
+COMMANDS: dict[str, str] = {
+    "ask": "ask", "batch": "batch", "cost": "cost", "usage": "usage",
+}  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

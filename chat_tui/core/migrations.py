@@ -299,3 +299,61 @@ def m005_message_parts(db: sqlite3.Connection) -> None:
             "stop_reason TEXT",
         ):
             db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+
+
+@migration
+def m006_batches(db: sqlite3.Connection) -> None:
+    """Batches sent to the providers' batch APIs. A job is one ``chat-tui batch`` run: its
+    input's hash, provider, model and TTL; it may be split into several provider batches
+    (``batches``, keyed by the provider's id); ``batch_items`` holds each question, in input
+    order, with its outcome once fetched. Billed usage goes to ``requests`` (kind 'batch'),
+    which ``request_id`` points at; the prewarm request is a 'prewarm' row there."""
+    db.execute(
+        """CREATE TABLE batch_jobs (
+            id INTEGER PRIMARY KEY,
+            created_at REAL NOT NULL,
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            base_url_host TEXT,
+            ttl TEXT NOT NULL,
+            input_name TEXT NOT NULL,
+            input_sha256 TEXT NOT NULL,
+            documents TEXT,
+            prefix_sha256 TEXT,
+            prewarm_request_id INTEGER REFERENCES requests(id) ON DELETE SET NULL,
+            retry_of INTEGER REFERENCES batch_jobs(id) ON DELETE SET NULL,
+            out_path TEXT
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE batches (
+            id TEXT PRIMARY KEY,
+            job_id INTEGER NOT NULL REFERENCES batch_jobs(id) ON DELETE CASCADE,
+            part INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            ended INTEGER NOT NULL DEFAULT 0,
+            results_fetched INTEGER NOT NULL DEFAULT 0,
+            request_count INTEGER NOT NULL,
+            done_count INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL,
+            checked_at REAL
+        )"""
+    )
+    db.execute("CREATE INDEX batches_by_job ON batches (job_id, part)")
+    db.execute(
+        """CREATE TABLE batch_items (
+            job_id INTEGER NOT NULL REFERENCES batch_jobs(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            custom_id TEXT NOT NULL,
+            question TEXT NOT NULL,
+            max_tokens INTEGER,
+            batch_id TEXT REFERENCES batches(id),
+            status TEXT NOT NULL DEFAULT 'pending',
+            answer TEXT,
+            error TEXT,
+            stop_reason TEXT,
+            request_id INTEGER REFERENCES requests(id) ON DELETE SET NULL,
+            PRIMARY KEY (job_id, seq),
+            UNIQUE (job_id, custom_id)
+        )"""
+    )

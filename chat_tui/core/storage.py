@@ -362,6 +362,15 @@ class Store:
             )
             return cast(int, cur.lastrowid)
 
+    def writing(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """One write transaction, committed on exit, for repositories built on this store
+        (batches); an sqlite3 error becomes a one-line StorageError."""
+        return self._writing()
+
+    def reading(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """Read access for repositories built on this store; errors as for :meth:`writing`."""
+        return self._guard()
+
     def last_request_to(
         self, provider: str, base_url_host: str | None
     ) -> tuple[TurnRecord, int | None] | None:
