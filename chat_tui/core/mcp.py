@@ -206,11 +206,8 @@ class McpManager:
             if state.status != "running":
                 continue
             for name, description, schema in sorted(state.tools, key=lambda t: t[0]):
-                tools.append(
-                    ToolInfo(
-                        state.name, name, qualify(state.name, name, taken), description, schema
-                    )  # fmt: skip
-                )
+                qualified = qualify(state.name, name, taken)
+                tools.append(ToolInfo(state.name, name, qualified, description, schema))
         self._tools = tools
 
     def tools(self) -> list[ToolInfo]:
