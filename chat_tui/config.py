@@ -416,7 +416,9 @@ def _apply_file(s: Settings, data: dict[str, Any], path: Path) -> Settings:
     changes["model_overrides"] = {str(k): dict(v) for k, v in overrides.items()}
     changes["telemetry"] = _telemetry_file(s.telemetry, _table(data, "telemetry", where), where)
     if "tool_timeout" in data:
-        changes["tool_timeout"] = _number(data["tool_timeout"], f"{where}: tool_timeout", float, 0.1)
+        changes["tool_timeout"] = _number(
+            data["tool_timeout"], f"{where}: tool_timeout", float, 0.1
+        )
     if "max_tool_calls" in data:
         changes["max_tool_calls"] = _number(
             data["max_tool_calls"], f"{where}: max_tool_calls", int, 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +28,7 @@ from chat_tui.core.documents import (
 )
 from chat_tui.core.faults import describe, host_of
 from chat_tui.core.keep_warm import KeepWarm
+from chat_tui.core.mcp import McpManager, schema_tokens
 from chat_tui.core.metrics import CacheClock, CacheKey, CacheState, Clock, TurnMetrics, TurnTimer
 from chat_tui.core.models import ModelInfo, lookup_model
 from chat_tui.core.observer import RequestObserver, observer_for, request_record
@@ -35,6 +36,7 @@ from chat_tui.core.parts import AnswerParts
 from chat_tui.core.pricing import Cost
 from chat_tui.core.sanitize import clean_text
 from chat_tui.core.thinking import more_tokens, resolve, stop_note
+from chat_tui.core.tool_turn import ToolView, limit_line, run_calls
 from chat_tui.errors import BudgetError, ChatTuiError
 from chat_tui.providers.base import (
     Provider,
@@ -50,6 +52,7 @@ from chat_tui.providers.events import (
     ChatRequest,
     ErrorKind,
     Message,
+    Part,
     PartDone,
     ProviderError,
     ResponseInfo,
@@ -58,6 +61,10 @@ from chat_tui.providers.events import (
     Thinking,
     ThinkingDelta,
     ThinkingMode,
+    ToolCallDelta,
+    ToolCallStart,
+    ToolSpec,
+    ToolUsePart,
     Usage,
     thinking_settings,
 )
@@ -83,6 +90,8 @@ class TurnResult:
     # ("cut at the 80-token limit: ..."), None for a normal end.
     stop_reason: str | None = None
     stop_note: str | None = None
+    # Every request of the turn (one per tool round), in order; ``metrics`` is the last.
+    rounds: tuple[TurnMetrics, ...] = ()
 
 
 @dataclass
@@ -141,6 +150,15 @@ class ChatSession:
         self.notices: list[str] = []
         self._budget_warned = False
         self.observer: RequestObserver | None = observer_for(settings)  # telemetry, when on
+        # MCP tools: servers start on the first call to start_tools (after the first frame).
+        self.tools = McpManager(
+            settings.mcp_servers, timeout=settings.tool_timeout,
+            log_dir=settings.data_dir / "logs",
+        )  # fmt: skip
+        self.tools_enabled = settings.tools_enabled
+        self.always_tools: set[str] = set()  # tools allowed for the whole session ("a")
+        self._tools_start: asyncio.Task[None] | None = None
+        self._base: list[Part] = []  # the turn's parts before the current round
 
     # -- provider, model, TTL ----------------------------------------------------------
 
@@ -212,7 +230,32 @@ class ChatSession:
             self._providers[kind] = client
             return client
 
+    # -- tools ---------------------------------------------------------------------------
+
+    async def start_tools(self) -> None:
+        """Start the MCP servers (once; later calls wait for the same start). Never raises:
+        a server that fails is a status line."""
+        if not self.tools_enabled or not self.tools.configured:
+            return
+        if self._tools_start is None:
+            self._tools_start = asyncio.ensure_future(self.tools.start())
+        await asyncio.shield(self._tools_start)
+        self._refresh_document_warnings()
+
+    def tool_specs(self) -> tuple[ToolSpec, ...]:
+        """The tools the next request offers: none when tools are off."""
+        return self.tools.specs() if self.tools_enabled else ()
+
+    def tool_tokens(self) -> int:
+        return schema_tokens(self.tool_specs())
+
+    def set_tools_enabled(self, enabled: bool) -> None:
+        self.tools_enabled = enabled
+        self._refresh_document_warnings()
+
     async def aclose(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.tools.aclose()
         for client in self._providers.values():
             with contextlib.suppress(Exception):
                 await client.aclose()
@@ -284,9 +327,11 @@ class ChatSession:
 
     def _refresh_document_warnings(self) -> None:
         if self.document is not None:
+            # The cached prefix is the tools, the instruction and the document together.
             self.document.warnings = document_warnings(
-                self.document.tokens, self.model_info(), provider=self.provider.kind
-            )
+                self.document.tokens + self.tool_tokens(), self.model_info(),
+                provider=self.provider.kind,
+            )  # fmt: skip
             if not self.document.document.encoding.startswith("utf"):
                 self.document.warnings.insert(
                     0, f"decoded as {self.document.document.encoding}, not UTF-8"
@@ -342,8 +387,9 @@ class ChatSession:
     # -- a turn ----------------------------------------------------------------------------
 
     async def ask(
-        self, text: str, on_text: TextSink, on_thinking: TextSink | None = None
-    ) -> TurnResult:
+        self, text: str, on_text: TextSink, on_thinking: TextSink | None = None,
+        tools: ToolView | None = None,
+    ) -> TurnResult:  # fmt: skip
         """Ask a new question. The question is stored before anything is sent. Answer text
         goes to ``on_text``, reasoning (sanitised) to ``on_thinking``. Raises BudgetError,
         before anything is stored or sent, when the turn could pass the spending budget."""
@@ -352,11 +398,12 @@ class ChatSession:
         self._ensure_stored()
         if self.store is not None and self.conversation.id is not None:
             exchange.user_id = self.store.add_message(self.conversation.id, "user", text)
-        return await self._run(exchange, on_text, on_thinking)
+        return await self._run(exchange, on_text, on_thinking, tools)
 
     async def retry(
-        self, on_text: TextSink, on_thinking: TextSink | None = None
-    ) -> TurnResult | None:
+        self, on_text: TextSink, on_thinking: TextSink | None = None,
+        tools: ToolView | None = None,
+    ) -> TurnResult | None:  # fmt: skip
         """Re-ask the last question, replacing its answer. None when there is nothing to retry.
         An answer cut at the token limit is retried with twice the limit."""
         exchange = self.conversation.last
@@ -375,17 +422,75 @@ class ChatSession:
             None,
         )
         exchange.stop_reason = None
-        return await self._run(exchange, on_text, on_thinking)
+        return await self._run(exchange, on_text, on_thinking, tools)
 
     def _turn_max_tokens(self) -> int:
         limit, self._retry_max_tokens = self._retry_max_tokens, None
         return limit or self.settings.max_tokens
 
     async def _run(
-        self, exchange: Exchange, on_text: TextSink, on_thinking: TextSink | None = None
-    ) -> TurnResult:
-        provider = self.provider
+        self, exchange: Exchange, on_text: TextSink, on_thinking: TextSink | None = None,
+        view: ToolView | None = None,
+    ) -> TurnResult:  # fmt: skip
+        """Run the turn: one request, then, while the model calls tools, the calls (each
+        approved by ``view``) and another request with their results (a round each)."""
         max_tokens = self._turn_max_tokens()
+        await self.start_tools()
+        self._base = []
+        rounds: list[TurnMetrics] = []
+        made = 0
+        while True:
+            if rounds and view is not None:
+                view.round_started(len(rounds) + 1)
+            result = await self._round(exchange, on_text, on_thinking, view, max_tokens)
+            rounds.append(result.metrics)
+            calls = [p for p in exchange.parts[len(self._base) :] if isinstance(p, ToolUsePart)]
+            if result.status != "complete" or result.stop_reason != "tool_use" or not calls:
+                return replace(result, rounds=tuple(rounds))
+            self._record_round(result.metrics)
+            try:
+                outcome = await run_calls(
+                    calls, view, self.tools if self.tools_enabled else None,
+                    always=self.always_tools, made=made, limit=self.settings.max_tool_calls,
+                )  # fmt: skip
+            except asyncio.CancelledError:
+                self._end_between_rounds(exchange, [], "stopped")
+                raise
+            made = outcome.made
+            if outcome.stopped:
+                self._end_between_rounds(exchange, outcome.results, "stopped")
+                return replace(result, status="stopped", rounds=tuple(rounds),
+                               stop_note="stopped before running the tool")  # fmt: skip
+            self._base = [*exchange.parts, *outcome.results]
+            exchange.parts = list(self._base)
+            if outcome.limited:
+                self._end_between_rounds(exchange, [], "complete")
+                return replace(result, rounds=tuple(rounds), stop_note=limit_line(made))
+
+    def _record_round(self, metrics: TurnMetrics) -> None:
+        """A round followed by another: its figures stay, as a request of the conversation
+        (the message's own row gets the last round's)."""
+        if self.store is not None:
+            sent = self._last_request[2] if self._last_request else None
+            self.store.record_request(
+                "tool_round", _turn_record(metrics, self.provider, sent),
+                conversation_id=self.conversation.id,
+            )  # fmt: skip
+
+    def _end_between_rounds(
+        self, exchange: Exchange, results: Sequence[Part], status: Status
+    ) -> None:
+        exchange.parts = [*exchange.parts, *results]
+        exchange.status = status
+        if self.store is not None and exchange.answer_id is not None:
+            self.store.checkpoint(exchange.answer_id, exchange.parts, status)
+
+    async def _round(
+        self, exchange: Exchange, on_text: TextSink, on_thinking: TextSink | None,
+        view: ToolView | None, max_tokens: int,
+    ) -> TurnResult:  # fmt: skip
+        """One request of the turn and its stream."""
+        provider = self.provider
         try:
             request = self._request(max_tokens=max_tokens)
         except ChatTuiError as exc:  # a thinking setting the API would reject: nothing is sent
@@ -396,7 +501,7 @@ class ChatSession:
             request = replace(request, previous_response_id=prior.response_id)
         key = self.cache_key()
         conv_id = self.conversation.id
-        if self.store is not None and conv_id is not None:
+        if self.store is not None and conv_id is not None and exchange.answer_id is None:
             exchange.answer_id = self.store.add_message(
                 conv_id, "assistant", "", "streaming", provider=provider.kind, model=provider.model
             )
@@ -440,6 +545,15 @@ class ChatSession:
                             self._checkpoint(exchange, parts, "streaming")
                     elif isinstance(event, PartDone):
                         parts.done(event.part)
+                        if view is not None and isinstance(event.part, ToolUsePart):
+                            view.call_ended(event.part)
+                    elif isinstance(event, ToolCallStart | ToolCallDelta):
+                        timer.on_tool_call()
+                        if view is not None:
+                            if isinstance(event, ToolCallStart):
+                                view.call_started(event)
+                            else:
+                                view.call_arguments(event)
                     elif isinstance(event, Usage):
                         usage = usage.merged(event)
                     elif isinstance(event, Stop):
@@ -488,7 +602,7 @@ class ChatSession:
             conv = replace(conv, exchanges=[*conv.exchanges, Exchange(user=next_question)])
         return conv.build_request(
             self.provider.model, ttl=self.ttl, max_tokens=limit, provider=self.provider.kind,
-            thinking=self.thinking(limit),
+            thinking=self.thinking(limit), tools=self.tool_specs(),
         )  # fmt: skip
 
     @property
@@ -514,6 +628,7 @@ class ChatSession:
         return fingerprint(
             request, provider=self.provider.kind, host=host_of(self.provider.base_url),
             sent_at=self.wall(), ttl_s=ttl_s, thinking=thinking_settings(request),
+            tools=[t.as_dict() for t in request.tools] or None,
         )  # fmt: skip
 
     def _after_request(
@@ -566,7 +681,7 @@ class ChatSession:
         if self.provider.kind == "ollama":
             return 0.0
         text = "".join(b.text for b in request.system) + "".join(m.text for m in request.messages)
-        prompt = estimate_tokens(text)
+        prompt = estimate_tokens(text) + schema_tokens(request.tools)
         prior = self._prior(self.provider.kind, host_of(self.provider.base_url))
         warm = self.cache_state().status in ("warm", "expiring")
         read = (prior.cached_tokens or 0) if warm and prior is not None else 0
@@ -709,7 +824,7 @@ class ChatSession:
         return read > 0
 
     def _checkpoint(self, exchange: Exchange, parts: AnswerParts, status: Status) -> None:
-        exchange.parts = parts.parts()
+        exchange.parts = [*self._base, *parts.parts()]
         if self.store is not None and exchange.answer_id is not None:
             self.store.checkpoint(exchange.answer_id, exchange.parts, status)
 
