@@ -4,6 +4,7 @@ that a request's history is valid (every tool call answered in the next user mes
 from __future__ import annotations
 
 import sys
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ def assert_anthropic_history_valid(body: dict[str, Any]) -> None:
     message by a tool_result with its id."""
     messages = body["messages"]
     roles = [m["role"] for m in messages]
-    assert roles[0] == "user" and all(a != b for a, b in zip(roles, roles[1:], strict=False))
+    assert roles[0] == "user" and all(a != b for a, b in pairwise(roles))
     for i, m in enumerate(messages):
         if m["role"] != "assistant":
             continue
