@@ -29,12 +29,15 @@ from chat_tui.core.thinking import stop_note
 from chat_tui.errors import ChatTuiError
 from chat_tui.ui.screens.conversations import ConversationsScreen
 from chat_tui.ui.screens.document import DocumentScreen
+from chat_tui.ui.tool_commands import panel_tools, start_tools
+from chat_tui.ui.tool_view import TuiToolView, add_saved_calls
 from chat_tui.ui.widgets.chat_input import ChatInput
 from chat_tui.ui.widgets.message_pane import AssistantMessage, MessagePane
 from chat_tui.ui.widgets.metrics_panel import MetricsPanel, PanelData, PanelDocument
 from chat_tui.ui.widgets.thinking_block import ThinkingBlock, TurnView
 
 if TYPE_CHECKING:
+    from chat_tui.core.metrics import TurnMetrics
     from chat_tui.core.prefs import Prefs
 
 SETUP_HELP = """\
@@ -51,7 +54,7 @@ Then: chat-tui --provider anthropic|openai|ollama, or ctrl+t to switch here."""
 KEEP_WARM_TICK_S = 1.0
 
 TextSink = Callable[[str], None]
-TurnRunner = Callable[[TextSink, TextSink], Awaitable[TurnResult | None]]
+TurnRunner = Callable[[TextSink, TextSink, TuiToolView], Awaitable[TurnResult | None]]
 
 
 class ChatScreen(Screen[None]):
@@ -105,6 +108,8 @@ class ChatScreen(Screen[None]):
         self._answer: AssistantMessage | None = None
         self._keep_warm_timer: Timer | None = None
         self._view: TurnView | None = None  # the turn's answer and its thinking block
+        self._tool_view: TuiToolView | None = None  # the turn's tool calls
+        self._rounds: tuple[TurnMetrics, ...] = ()  # the last turn's requests
 
     # -- layout ------------------------------------------------------------------------
 
@@ -150,6 +155,7 @@ class ChatScreen(Screen[None]):
         # After the first frame: import the SDK off the event loop, check the setup.
         self.call_after_refresh(self.warm_up)
         self.call_after_refresh(self.probe_setup)
+        self.call_after_refresh(start_tools, self)  # MCP servers: after the first frame
         if self.session.keep_warm.enabled:
             self.start_keep_warm()
         self.started = True
@@ -217,6 +223,8 @@ class ChatScreen(Screen[None]):
                 else None,
                 keep_warm_last=s.keep_warm.last_line,
                 budget=s.budget_status(),
+                tools=panel_tools(s),
+                rounds=self._rounds,
             )
         )
         if self.sub_title != s.conversation.title:
@@ -239,7 +247,7 @@ class ChatScreen(Screen[None]):
         self.prefs.save()
         self._remove_setup()
         self.pane.add_user(text)
-        self._start(lambda sink, think: self.session.ask(text, sink, think))
+        self._start(lambda sink, think, tools: self.session.ask(text, sink, think, tools))
 
     def _within_budget(self, text: str | None) -> bool:
         """Refuse, in one line and before anything is shown or sent, a turn that could pass
@@ -258,16 +266,21 @@ class ChatScreen(Screen[None]):
         view = TurnView(self.pane, answer, pinned=self.session.settings.thinking_open,
                         clock=self.session.clock)  # fmt: skip
         self._view = view
+        self._tool_view = TuiToolView(self.pane, view)
+        self._rounds = ()
         self._turn = self.run_worker(
             self._run_turn(runner, view), group="turn", exclusive=True, exit_on_error=False
         )
         self.refresh_bindings()
 
     async def _run_turn(self, runner: TurnRunner, view: TurnView) -> None:
-        answer = view.answer
+        tools = self._tool_view
+        assert tools is not None
         try:
-            result = await runner(view.text, view.thinking)
+            result = await runner(view.text, view.thinking, tools)
         except asyncio.CancelledError:
+            answer = self._answer = view.answer
+            tools.stopped()
             view.end()
             last = self.session.turns[-1] if self.session.turns else None
             tokens = last.usage.output_tokens if last else None
@@ -275,11 +288,17 @@ class ChatScreen(Screen[None]):
             self.refresh_panel()
             raise
         except ChatTuiError as exc:
+            answer = self._answer = view.answer
             answer.finish("failed", error=str(exc))
         except Exception as exc:  # a bug must not take the conversation down
+            answer = self._answer = view.answer
             answer.finish("failed", error=f"unexpected error: {exc.__class__.__name__}: {exc}")
         else:
+            answer = self._answer = view.answer
             if result is not None:
+                self._rounds = result.rounds
+                if result.status == "stopped":
+                    tools.stopped()
                 self._show_result(answer, result)
         view.end()
         for notice in self.session.notices:
@@ -299,6 +318,8 @@ class ChatScreen(Screen[None]):
             tokens = result.metrics.usage.output_tokens or 0
             answer.finish("interrupted", note=f"interrupted — {tokens:,} tokens received",
                           error=result.error)  # fmt: skip
+        elif result.status == "stopped":
+            answer.finish("stopped", note=result.stop_note)
         else:
             answer.finish("failed", error=result.error)
 
@@ -318,6 +339,8 @@ class ChatScreen(Screen[None]):
             self._answer = None
         if self._view is not None:
             await self._view.remove()
+        if self._tool_view is not None:
+            await self._tool_view.remove()
         self._start(self.session.retry)
 
     def action_toggle_provider(self) -> None:
@@ -389,6 +412,7 @@ class ChatScreen(Screen[None]):
                 block = ThinkingBlock(pinned=pinned, flush_interval=pane.flush_interval)
                 block.load_thinking(ex.thinking, ex.thinking_s)
                 pane.add_block(block)
+            add_saved_calls(pane, ex.parts)
             if ex.answer_id is not None or ex.answer:
                 note = "interrupted — resumed from the last checkpoint" if (
                     ex.status == "interrupted") else stop_note(
