@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 from textual.worker import Worker, WorkerState
 
 from chat_tui.core.faults import host_of
@@ -28,6 +28,7 @@ from chat_tui.errors import ChatTuiError
 from chat_tui.ui.screens.conversations import ConversationsScreen
 from chat_tui.ui.screens.document import DocumentScreen
 from chat_tui.ui.widgets.chat_input import ChatInput
+from chat_tui.ui.widgets.key_bar import KeyBar
 from chat_tui.ui.widgets.message_pane import AssistantMessage, MessagePane
 from chat_tui.ui.widgets.metrics_panel import MetricsPanel, PanelData, PanelDocument
 
@@ -46,6 +47,10 @@ No provider is configured or reachable yet. Set one up, then restart chat-tui:
 Then: chat-tui --provider anthropic|openai|ollama, or ctrl+t to switch here."""
 
 TurnRunner = Callable[[Callable[[str], None]], Awaitable[TurnResult | None]]
+# How long after Enter the key bar shows the Stop key. Redrawing the key bar lays the whole
+# screen out again: done at once, it delayed the request and the first token (see
+# benchmarks/profile_enter.py). The key works at once; only its label waits.
+STOP_KEY_DELAY_S = 0.3
 
 
 class ChatScreen(Screen[None]):
@@ -96,6 +101,7 @@ class ChatScreen(Screen[None]):
         self.started = False  # set once the start-up work (resume, document) is done
         self._turn: Worker[None] | None = None
         self._answer: AssistantMessage | None = None
+        self._setup: Static | None = None  # the set-up help, while shown
 
     # -- layout ------------------------------------------------------------------------
 
@@ -108,7 +114,7 @@ class ChatScreen(Screen[None]):
             panel = MetricsPanel(self.session.cache_state, id="panel")
             panel.display = self._show_panel
             yield panel
-        yield Footer()
+        yield KeyBar()
 
     @property
     def pane(self) -> MessagePane:
@@ -217,20 +223,26 @@ class ChatScreen(Screen[None]):
         text = event.text
         event.input.load_text("")
         self.prefs.remember_prompt(text)
-        self.prefs.save()
+        self._start(lambda sink: self.session.ask(text, sink), question=text)
+        # After the turn's first step (question stored, request sent): the history file.
+        asyncio.get_running_loop().call_soon(self.prefs.save)
         self._remove_setup()
-        self.pane.add_user(text)
-        self._start(lambda sink: self.session.ask(text, sink))
 
-    def _start(self, runner: TurnRunner) -> None:
-        answer = self.pane.start_assistant()
-        self._answer = answer
+    def _start(self, runner: TurnRunner, question: str | None = None) -> None:
+        # The turn's worker first: its first step stores the question and sends the request
+        # before the event loop gets to the new messages' mount and layout below.
         self._turn = self.run_worker(
-            self._run_turn(runner, answer), group="turn", exclusive=True, exit_on_error=False
+            self._run_turn(runner), group="turn", exclusive=True, exit_on_error=False
         )
-        self.refresh_bindings()
+        pane = self.pane
+        if question is not None:
+            pane.add_user(question)
+        self._answer = pane.start_assistant()
+        self.set_timer(STOP_KEY_DELAY_S, self.refresh_bindings)
 
-    async def _run_turn(self, runner: TurnRunner, answer: AssistantMessage) -> None:
+    async def _run_turn(self, runner: TurnRunner) -> None:
+        answer = self._answer  # set by _start before this first runs
+        assert answer is not None
         try:
             result = await runner(answer.append)
         except asyncio.CancelledError:
@@ -372,8 +384,10 @@ class ChatScreen(Screen[None]):
             _, writer = await asyncio.wait_for(asyncio.open_connection(name, int(port)), 0.5)
             writer.close()
         except (OSError, TimeoutError, ValueError):
-            await self.pane.mount(Static(Text(SETUP_HELP), id="setup"))
+            self._setup = Static(Text(SETUP_HELP), id="setup")
+            await self.pane.mount(self._setup)
 
     def _remove_setup(self) -> None:
-        for widget in self.query("#setup"):
-            widget.remove()
+        setup, self._setup = self._setup, None
+        if setup is not None:
+            setup.remove()
