@@ -87,6 +87,8 @@ def enter_windows(server: Loopback, tmp: Path, turns: int, warm_up: bool) -> Non
     print("\nprofile of the Enter → first token drawn windows (cumulative):")
     stats = pstats.Stats(str(out.with_suffix(".prof"))).sort_stats("cumulative")
     stats.print_stats(30)
+    stats.sort_stats("tottime").print_stats(25)
+    stats.sort_stats("cumulative")
     print("\nthe same, chat-tui's own functions and the SQLite and file calls:")
     stats.print_stats("chat_tui|sqlite|posix|io.open|json", 40)
 

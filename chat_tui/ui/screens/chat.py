@@ -47,10 +47,11 @@ No provider is configured or reachable yet. Set one up, then restart chat-tui:
 Then: chat-tui --provider anthropic|openai|ollama, or ctrl+t to switch here."""
 
 TurnRunner = Callable[[Callable[[str], None]], Awaitable[TurnResult | None]]
-# How long after Enter the key bar shows the Stop key. Redrawing the key bar lays the whole
-# screen out again: done at once, it delayed the request and the first token (see
+# How long after Enter the key bar waits to show the Stop key. Redrawing the key bar lays the
+# whole screen out again: done at once, it delayed the request and the first token (see
 # benchmarks/profile_enter.py). The key works at once; only its label waits.
 STOP_KEY_DELAY_S = 0.3
+WARM_UP_AFTER_S = 1.0  # the SDK warm-up starts when the key bar is drawn, or by then
 
 
 class ChatScreen(Screen[None]):
@@ -102,6 +103,7 @@ class ChatScreen(Screen[None]):
         self._turn: Worker[None] | None = None
         self._answer: AssistantMessage | None = None
         self._setup: Static | None = None  # the set-up help, while shown
+        self._warm_up_started = False
 
     # -- layout ------------------------------------------------------------------------
 
@@ -144,9 +146,12 @@ class ChatScreen(Screen[None]):
         if self._doc:
             self._load_document_now(self._doc)
         self.refresh_panel()
-        # After the first frame: import the SDK off the event loop, check the setup.
-        self.call_after_refresh(self.warm_up)
+        # After the first frame: check the setup. Once the key bar is drawn (the whole first
+        # screen): import the SDK off the event loop. Its thread competes with the first
+        # frames for the GIL; at the latest WARM_UP_AFTER_S after the start, in case the
+        # key bar waits (a terminal without focus does not draw it).
         self.call_after_refresh(self.probe_setup)
+        self.set_timer(WARM_UP_AFTER_S, self._first_warm_up)
         self.started = True
 
     def _load_document_now(self, path: str) -> None:
@@ -238,7 +243,8 @@ class ChatScreen(Screen[None]):
         if question is not None:
             pane.add_user(question)
         self._answer = pane.start_assistant()
-        self.set_timer(STOP_KEY_DELAY_S, self.refresh_bindings)
+        self.query_one(KeyBar).hold(STOP_KEY_DELAY_S)
+        self.refresh_bindings()
 
     async def _run_turn(self, runner: TurnRunner) -> None:
         answer = self._answer  # set by _start before this first runs
@@ -356,6 +362,12 @@ class ChatScreen(Screen[None]):
         self.refresh_panel()
 
     # -- background work ---------------------------------------------------------------
+
+    @on(KeyBar.Drawn)
+    def _first_warm_up(self) -> None:
+        if not self._warm_up_started:
+            self._warm_up_started = True
+            self.warm_up()
 
     @work(group="warm", exclusive=True, exit_on_error=False)
     async def warm_up(self) -> None:

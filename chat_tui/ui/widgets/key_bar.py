@@ -12,19 +12,26 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from textual.message import Message
 from textual.widgets import Footer
 
 if TYPE_CHECKING:
     from textual.screen import Screen
+    from textual.timer import Timer
 
 Shown = tuple[tuple[str, str, bool, str], ...]
 
 
 class KeyBar(Footer):
+    class Drawn(Message):
+        """Posted once, after the frame that first showed the keys: the first screen is
+        complete (the chat screen starts its background work then, not before)."""
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._drawn: Shown | None = None  # the keys of the last compose
         self._check_pending = False
+        self._hold: Timer | None = None
         self.rebuilds = 0  # how many times the keys were rebuilt (for the curious and tests)
 
     def shown_keys(self) -> Shown:
@@ -37,6 +44,18 @@ class KeyBar(Footer):
         palette = self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE
         return (*keys, ("palette", "", bool(palette), ""))
 
+    def hold(self, seconds: float) -> None:
+        """Redraw no keys for ``seconds`` (say, a turn's first moments, when the request and
+        the first token must not wait for a layout); what changed meanwhile is drawn then.
+        The keys themselves work throughout: only their labels wait."""
+        if self._hold is not None:
+            self._hold.stop()
+        self._hold = self.set_timer(seconds, self._release)
+
+    def _release(self) -> None:
+        self._hold = None
+        self.bindings_changed(self.screen)
+
     def bindings_changed(self, screen: Screen[object]) -> None:
         self._bindings_ready = True
         if not screen.app.app_focus:
@@ -47,10 +66,12 @@ class KeyBar(Footer):
 
     async def _rebuild_if_changed(self) -> None:
         self._check_pending = False
-        if not self.is_attached:
+        if not self.is_attached or self._hold is not None:
             return
         shown = self.shown_keys()
         if shown != self._drawn:
             self._drawn = shown
             self.rebuilds += 1
             await self.recompose()
+            if self.rebuilds == 1:
+                self.call_after_refresh(self.post_message, self.Drawn())
