@@ -102,7 +102,9 @@ class Session:
         keys, _ = term.wait_for(KEY_BAR, timeout=30)
         return shown - term.started, max(shown, keys) - term.started
 
-    def ask(self, reply: str, segments: list[tuple[int, float | None]], delay: float = 0.0) -> float:
+    def ask(
+        self, reply: str, segments: list[tuple[int, float | None]], delay: float = 0.0
+    ) -> float:
         """Type a question and press Enter; returns when Enter was written."""
         self.turn += 1
         self.server.configure(reply_text=reply, segments=segments, first_byte_delay=delay)

@@ -53,9 +53,7 @@ class FloorApp(App[None]):
         if self._client is None:
             from openai import AsyncOpenAI  # lazily: the first question pays for it
 
-            self._client = AsyncOpenAI(
-                base_url=os.environ.get("OPENAI_BASE_URL"), max_retries=0
-            )
+            self._client = AsyncOpenAI(base_url=os.environ.get("OPENAI_BASE_URL"), max_retries=0)
         log = self.query_one(Log)
         stream = await self._client.chat.completions.create(
             model=MODEL, messages=[{"role": "user", "content": question}], stream=True

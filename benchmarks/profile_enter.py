@@ -71,13 +71,16 @@ def enter_windows(server: Loopback, tmp: Path, turns: int, warm_up: bool) -> Non
     finally:
         term.stop()
     trace = json.loads(out.read_text())
+
     def ms(t: float) -> str:
         return f"+{(t - pressed) * 1000:6.1f} ms"
 
     for n, (pressed, received, first_sent, shown) in enumerate(enters, 1):
         sent = next((at for at, size in trace["writes"] if at >= pressed and size > 100), None)
-        print(f"\nquestion {n}: request written {ms(sent or pressed)}, at the server "
-              f"{ms(received)}; first token sent {ms(first_sent)}, drawn {ms(shown)}")
+        print(
+            f"\nquestion {n}: request written {ms(sent or pressed)}, at the server "
+            f"{ms(received)}; first token sent {ms(first_sent)}, drawn {ms(shown)}"
+        )
         marks = [(sent or received, "REQUEST WRITTEN"), (first_sent, "FIRST TOKEN SENT")]
         for at, spent, what in trace["callbacks"]:
             while marks and marks[0][0] <= at:
@@ -110,10 +113,12 @@ def startup(server: Loopback, root: Path, runs: int) -> None:
         label = "with the warm-up   " if warm_up else "without the warm-up"
         inputs = [v[0] * 1000 for v in values]
         keys = [v[1] * 1000 for v in values]
-        print(f"{label}: input drawn median {statistics.median(inputs):.0f} ms, key bar median "
-              f"{statistics.median(keys):.0f} ms; key bar − input "
-              f"{statistics.median(k - i for i, k in zip(inputs, keys, strict=True)):.0f} ms "
-              f"(runs: {', '.join(f'{k:.0f}' for k in keys)})")
+        print(
+            f"{label}: input drawn median {statistics.median(inputs):.0f} ms, key bar median "
+            f"{statistics.median(keys):.0f} ms; key bar − input "
+            f"{statistics.median(k - i for i, k in zip(inputs, keys, strict=True)):.0f} ms "
+            f"(runs: {', '.join(f'{k:.0f}' for k in keys)})"
+        )
 
 
 def main() -> None:

@@ -97,8 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(
         f"Machine: {machine}. {mode.capitalize()} run, {elapsed:.0f} s.\n\n"
-        + (f"Against the floor (chat-tui / floor; ✓ target met, ✗ missed):\n\n{headline}\n\n"
-           if headline else "")
+        + (
+            f"Against the floor (chat-tui / floor; ✓ target met, ✗ missed):\n\n{headline}\n\n"
+            if headline
+            else ""
+        )
         + f"{markdown_table(figures)}\n",
         encoding="utf-8",
     )

@@ -87,7 +87,10 @@ def install(out: Path, *, warm_up: bool) -> None:
     def dump() -> None:
         profile.disable()
         profile.dump_stats(str(out.with_suffix(".prof")))
-        out.write_text(json.dumps({"callbacks": callbacks, "writes": writes, "messages": messages}), encoding="utf-8")
+        out.write_text(
+            json.dumps({"callbacks": callbacks, "writes": writes, "messages": messages}),
+            encoding="utf-8",
+        )
 
     atexit.register(dump)
 
