@@ -1,13 +1,15 @@
 """Run the chat-tui benchmarks and print one table (median of the runs, with min and max).
 
-    .venv/bin/python benchmarks/run.py               # everything, about 6 minutes
-    .venv/bin/python benchmarks/run.py --quick       # a smoke run: fewer, shorter runs (~90 s)
-    .venv/bin/python benchmarks/run.py --only render,keepup
+    .venv/bin/python benchmarks/run.py               # everything, about 20 minutes
+    .venv/bin/python benchmarks/run.py --quick       # a smoke run: fewer, shorter runs (~8 min)
+    .venv/bin/python benchmarks/run.py --only floor,floor_busy
 
 Each benchmark starts its own loopback server (tests/loopback.py, in a child process) that
 records when it sent each event, and drives the real app: headless through ``App.run_test``
 with keys sent as the terminal driver sends them, or the real ``chat-tui`` command in a
-pseudo-terminal. The table also goes to benchmarks/results/latest.md (Markdown; quick.md for
+pseudo-terminal. ``floor`` and ``floor_busy`` measure chat-tui against the floor app
+(benchmarks/floor.py), interleaved, and report ratios, the headline of the results (see
+benchmarks/README.md). The table also goes to benchmarks/results/latest.md (Markdown; quick.md for
 --quick, partial.md for --only), every run's value to the .json beside it; the exit status is 1
 if a benchmark failed to run (a missed target is not a failure: it is in the table).
 """
