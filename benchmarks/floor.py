@@ -48,8 +48,14 @@ class FloorApp(App[None]):
         self.query_one(Log).write_line(f"> {question}")
         self.ask(question)
 
-    @work(exclusive=True, group="ask")
+    @work(exclusive=True, group="ask", exit_on_error=False)
     async def ask(self, question: str) -> None:
+        try:
+            await self._stream(question)
+        except Exception as exc:  # shown, as any client would, not a crash
+            self.query_one(Log).write_line(f"error: {exc.__class__.__name__}: {exc}")
+
+    async def _stream(self, question: str) -> None:
         if self._client is None:
             from openai import AsyncOpenAI  # lazily: the first question pays for it
 
