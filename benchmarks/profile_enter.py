@@ -82,7 +82,10 @@ def enter_windows(server: Loopback, tmp: Path, turns: int, warm_up: bool) -> Non
             f"{ms(received)}; first token sent {ms(first_sent)}, drawn {ms(shown)}"
         )
         marks = [(sent or received, "REQUEST WRITTEN"), (first_sent, "FIRST TOKEN SENT")]
-        for at, spent, what in trace["callbacks"]:
+        timeline = sorted([*(tuple(c) for c in trace["callbacks"]),
+                           *((at, spent, f"    message {what}") for at, spent, what in
+                             trace["messages"] if spent >= 0.0005)])  # fmt: skip
+        for at, spent, what in timeline:
             while marks and marks[0][0] <= at:
                 print(f"  {ms(marks[0][0])}  ----- {marks.pop(0)[1]}")
             if pressed - 0.001 <= at <= shown:
