@@ -1,7 +1,7 @@
 """Run the chat-tui benchmarks and print one table (median of the runs, with min and max).
 
     .venv/bin/python benchmarks/run.py               # everything, about 20 minutes
-    .venv/bin/python benchmarks/run.py --quick       # a smoke run: fewer, shorter runs (~8 min)
+    .venv/bin/python benchmarks/run.py --quick       # a smoke run: fewer, shorter runs (~6 min)
     .venv/bin/python benchmarks/run.py --only floor,floor_busy
 
 Each benchmark starts its own loopback server (tests/loopback.py, in a child process) that
