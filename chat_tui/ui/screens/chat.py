@@ -20,7 +20,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 from textual.worker import Worker, WorkerState
 
 from chat_tui.core.faults import host_of
@@ -32,6 +32,7 @@ from chat_tui.ui.screens.document import DocumentScreen
 from chat_tui.ui.tool_commands import panel_tools, start_tools
 from chat_tui.ui.tool_view import TuiToolView, add_saved_calls
 from chat_tui.ui.widgets.chat_input import ChatInput
+from chat_tui.ui.widgets.key_bar import KeyBar
 from chat_tui.ui.widgets.message_pane import AssistantMessage, MessagePane
 from chat_tui.ui.widgets.metrics_panel import MetricsPanel, PanelData, PanelDocument
 from chat_tui.ui.widgets.thinking_block import ThinkingBlock, TurnView
@@ -55,6 +56,11 @@ KEEP_WARM_TICK_S = 1.0
 
 TextSink = Callable[[str], None]
 TurnRunner = Callable[[TextSink, TextSink, TuiToolView], Awaitable[TurnResult | None]]
+# How long after Enter the key bar waits to show the Stop key. Redrawing the key bar lays the
+# whole screen out again: done at once, it delayed the request and the first token (see
+# benchmarks/profile_enter.py). The key works at once; only its label waits.
+STOP_KEY_DELAY_S = 0.3
+WARM_UP_AFTER_S = 1.0  # the SDK warm-up starts when the key bar is drawn, or by then
 
 
 class ChatScreen(Screen[None]):
@@ -110,6 +116,8 @@ class ChatScreen(Screen[None]):
         self._view: TurnView | None = None  # the turn's answer and its thinking block
         self._tool_view: TuiToolView | None = None  # the turn's tool calls
         self._rounds: tuple[TurnMetrics, ...] = ()  # the last turn's requests
+        self._setup: Static | None = None  # the set-up help, while shown
+        self._warm_up_started = False
 
     # -- layout ------------------------------------------------------------------------
 
@@ -122,7 +130,7 @@ class ChatScreen(Screen[None]):
             panel = MetricsPanel(self.session.cache_state, id="panel")
             panel.display = self._show_panel
             yield panel
-        yield Footer()
+        yield KeyBar()
 
     @property
     def pane(self) -> MessagePane:
@@ -152,12 +160,15 @@ class ChatScreen(Screen[None]):
         if self._doc:
             self._load_document_now(self._doc)
         self.refresh_panel()
-        # After the first frame: import the SDK off the event loop, check the setup.
-        self.call_after_refresh(self.warm_up)
+        # After the first frame: check the setup. Once the key bar is drawn (the whole first
+        # screen): import the SDK off the event loop. Its thread competes with the first
+        # frames for the GIL; at the latest WARM_UP_AFTER_S after the start, in case the
+        # key bar waits (a terminal without focus does not draw it).
         self.call_after_refresh(self.probe_setup)
         self.call_after_refresh(start_tools, self)  # MCP servers: after the first frame
         if self.session.keep_warm.enabled:
             self.start_keep_warm()
+        self.set_timer(WARM_UP_AFTER_S, self._first_warm_up)
         self.started = True
 
     def _load_document_now(self, path: str) -> None:
@@ -244,10 +255,11 @@ class ChatScreen(Screen[None]):
             return  # the text stays in the input
         event.input.load_text("")
         self.prefs.remember_prompt(text)
-        self.prefs.save()
+        self._start(lambda sink, think, tools: self.session.ask(text, sink, think, tools),
+                    question=text)  # fmt: skip
+        # After the turn's first step (question stored, request sent): the history file.
+        asyncio.get_running_loop().call_soon(self.prefs.save)
         self._remove_setup()
-        self.pane.add_user(text)
-        self._start(lambda sink, think, tools: self.session.ask(text, sink, think, tools))
 
     def _within_budget(self, text: str | None) -> bool:
         """Refuse, in one line and before anything is shown or sent, a turn that could pass
@@ -260,22 +272,26 @@ class ChatScreen(Screen[None]):
             return False
         return True
 
-    def _start(self, runner: TurnRunner) -> None:
-        answer = self.pane.start_assistant()
-        self._answer = answer
-        view = TurnView(self.pane, answer, pinned=self.session.settings.thinking_open,
-                        clock=self.session.clock)  # fmt: skip
-        self._view = view
-        self._tool_view = TuiToolView(self.pane, view)
-        self._rounds = ()
+    def _start(self, runner: TurnRunner, question: str | None = None) -> None:
+        # The turn's worker first: its first step stores the question and sends the request
+        # before the event loop gets to the new messages' mount and layout below.
         self._turn = self.run_worker(
-            self._run_turn(runner, view), group="turn", exclusive=True, exit_on_error=False
+            self._run_turn(runner), group="turn", exclusive=True, exit_on_error=False
         )
+        pane = self.pane
+        if question is not None:
+            pane.add_user(question)
+        answer = self._answer = pane.start_assistant()
+        self._view = TurnView(pane, answer, pinned=self.session.settings.thinking_open,
+                              clock=self.session.clock)  # fmt: skip
+        self._tool_view = TuiToolView(pane, self._view)
+        self._rounds = ()
+        self.query_one(KeyBar).hold(STOP_KEY_DELAY_S)
         self.refresh_bindings()
 
-    async def _run_turn(self, runner: TurnRunner, view: TurnView) -> None:
-        tools = self._tool_view
-        assert tools is not None
+    async def _run_turn(self, runner: TurnRunner) -> None:
+        view, tools = self._view, self._tool_view  # set by _start before this first runs
+        assert view is not None and tools is not None
         try:
             result = await runner(view.text, view.thinking, tools)
         except asyncio.CancelledError:
@@ -458,6 +474,12 @@ class ChatScreen(Screen[None]):
 
     # -- background work ---------------------------------------------------------------
 
+    @on(KeyBar.Drawn)
+    def _first_warm_up(self) -> None:
+        if not self._warm_up_started:
+            self._warm_up_started = True
+            self.warm_up()
+
     @work(group="warm", exclusive=True, exit_on_error=False)
     async def warm_up(self) -> None:
         """Import the provider SDK and build its client off the event loop, so the first
@@ -485,8 +507,10 @@ class ChatScreen(Screen[None]):
             _, writer = await asyncio.wait_for(asyncio.open_connection(name, int(port)), 0.5)
             writer.close()
         except (OSError, TimeoutError, ValueError):
-            await self.pane.mount(Static(Text(SETUP_HELP), id="setup"))
+            self._setup = Static(Text(SETUP_HELP), id="setup")
+            await self.pane.mount(self._setup)
 
     def _remove_setup(self) -> None:
-        for widget in self.query("#setup"):
-            widget.remove()
+        setup, self._setup = self._setup, None
+        if setup is not None:
+            setup.remove()
