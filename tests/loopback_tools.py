@@ -43,6 +43,7 @@ def anthropic_tool_sse(
     cache_read: int = 0,
     end: bool = True,
     usage: dict[str, Any] | None = None,
+    message_id: str = "msg_tools",
 ) -> bytes:
     """A message with optional text, then each call as a ``tool_use`` block; ``stop_reason``
     ``tool_use``. ``end=False`` stops after the first call's first piece (a cut stream)."""
@@ -55,7 +56,7 @@ def anthropic_tool_sse(
             "ephemeral_1h_input_tokens": 0,
         },
     }
-    message = {"id": "msg_tools", "type": "message", "role": "assistant",
+    message = {"id": message_id, "type": "message", "role": "assistant",
                "model": "claude-loopback", "content": [], "stop_reason": None,
                "stop_sequence": None, "usage": {**usage, "output_tokens": 1}}  # fmt: skip
     events = [_event("message_start", {"type": "message_start", "message": message})]
@@ -171,7 +172,9 @@ class ToolLoopback(LoopbackServer):
             usage = self.anthropic_cache.usage(
                 body, min_tokens=self.min_cache_tokens, now=self.clock()
             )
-            sse = anthropic_tool_sse(self.calls.pop(0), usage=usage)
+            message_id = f"msg_loopback_{len(self.anthropic_bodies) + 1}"
+            self.anthropic_bodies[message_id] = body  # for the next request's diagnostics
+            sse = anthropic_tool_sse(self.calls.pop(0), usage=usage, message_id=message_id)
         elif request.path == "/v1/chat/completions":
             prompt = openai_prompt(body)
             cached = self.openai_cache.cached(str(body.get("model")), prompt,
