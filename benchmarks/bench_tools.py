@@ -56,7 +56,7 @@ async def _one_run(turns: int) -> tuple[list[float], list[float], list[float]]:
                 await h.type(f"Question {i}")
                 pressed = h.press("enter")
                 shown = await h.probe.frame_when(
-                    lambda: len(h.app.chat.query(ToolCallBlock)) > before, timeout=20
+                    lambda n=before: len(h.app.chat.query(ToolCallBlock)) > n, timeout=20
                 )
                 formed.append((shown - pressed) * 1000)
                 last_yes = 0.0
