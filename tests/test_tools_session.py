@@ -351,3 +351,37 @@ def test_tool_schema_counts_in_the_estimate_and_document_warning(loopback: Loopb
     assert session.tool_tokens() > 1000
     _ = json  # keep the import for readers of the schema above
     _ = replace
+
+
+async def test_stop_while_a_tool_runs_keeps_the_results_made(
+    loopback: LoopbackServer, store: Store
+) -> None:
+    session = _session(loopback, store)
+    calls = [
+        Call.of("toolu_1", "t__echo", {"text": "kept"}),
+        Call.of("toolu_2", "t__sleep", {"seconds": 30}),
+    ]
+    loopback.enqueue(SSE(anthropic_tool_sse(calls)))
+    view = RecordingView()
+    task = asyncio.create_task(session.ask("run both", lambda _: None, None, view))
+    for _ in range(500):
+        if view.asked == ["t__echo", "t__sleep"]:
+            break
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.2)  # the sleep tool is running now
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    loopback.enqueue(SSE(anthropic_sse(["ok"])))
+    try:
+        await session.ask("again", lambda _: None)
+    finally:
+        await session.aclose()
+    body = _bodies(loopback)[-1]
+    assert_anthropic_history_valid(body)
+    results = [b for m in body["messages"] for b in m["content"] if b["type"] == "tool_result"]
+    assert [(r["tool_use_id"], r["content"]) for r in results] == [
+        ("toolu_1", "kept"),
+        ("toolu_2", CUT_CALL),
+    ]
+    assert session.conversation.exchanges[0].status == "stopped"

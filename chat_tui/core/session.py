@@ -36,7 +36,7 @@ from chat_tui.core.parts import AnswerParts
 from chat_tui.core.pricing import Cost
 from chat_tui.core.sanitize import clean_text
 from chat_tui.core.thinking import more_tokens, resolve, stop_note
-from chat_tui.core.tool_turn import ToolView, limit_line, run_calls
+from chat_tui.core.tool_turn import RoundOutcome, ToolView, limit_line, run_calls
 from chat_tui.errors import BudgetError, ChatTuiError
 from chat_tui.providers.base import (
     Provider,
@@ -448,13 +448,15 @@ class ChatSession:
             if result.status != "complete" or result.stop_reason != "tool_use" or not calls:
                 return replace(result, rounds=tuple(rounds))
             self._record_round(result.metrics)
+            outcome = RoundOutcome(made=made)
             try:
-                outcome = await run_calls(
+                await run_calls(
                     calls, view, self.tools if self.tools_enabled else None,
                     always=self.always_tools, made=made, limit=self.settings.max_tool_calls,
+                    out=outcome,
                 )  # fmt: skip
-            except asyncio.CancelledError:
-                self._end_between_rounds(exchange, [], "stopped")
+            except asyncio.CancelledError:  # the results made so far stay
+                self._end_between_rounds(exchange, outcome.results, "stopped")
                 raise
             made = outcome.made
             if outcome.stopped:

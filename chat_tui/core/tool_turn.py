@@ -76,10 +76,12 @@ async def run_calls(
     always: set[str],
     made: int,
     limit: int,
+    out: RoundOutcome | None = None,
 ) -> RoundOutcome:
     """Run (or refuse) ``calls`` in order. ``made`` calls were made this turn; ``always``
-    holds the tools allowed for the session (``a`` adds to it)."""
-    out = RoundOutcome(made=made)
+    holds the tools allowed for the session (``a`` adds to it). Results are added to ``out``
+    as they come, so a caller that is cancelled mid-round keeps those already made."""
+    out = out if out is not None else RoundOutcome(made=made)
     for call in calls:
         arguments = parse_arguments(call.arguments)
         if out.made >= limit:
