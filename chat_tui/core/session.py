@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,7 +36,8 @@ from chat_tui.core.parts import AnswerParts
 from chat_tui.core.pricing import Cost
 from chat_tui.core.sanitize import clean_text
 from chat_tui.core.thinking import more_tokens, resolve, stop_note
-from chat_tui.core.tool_turn import RoundOutcome, ToolView, limit_line, run_calls
+from chat_tui.core.tool_rounds import run_rounds
+from chat_tui.core.tool_turn import ToolView
 from chat_tui.errors import BudgetError, ChatTuiError
 from chat_tui.providers.base import (
     Provider,
@@ -432,60 +433,10 @@ class ChatSession:
         self, exchange: Exchange, on_text: TextSink, on_thinking: TextSink | None = None,
         view: ToolView | None = None,
     ) -> TurnResult:  # fmt: skip
-        """Run the turn: one request, then, while the model calls tools, the calls (each
-        approved by ``view``) and another request with their results (a round each)."""
-        max_tokens = self._turn_max_tokens()
+        """Run the turn: its requests, one a round while the model calls tools
+        (``core/tool_rounds.py``)."""
         await self.start_tools()
-        self._base = []
-        rounds: list[TurnMetrics] = []
-        made = 0
-        while True:
-            if rounds and view is not None:
-                view.round_started(len(rounds) + 1)
-            result = await self._round(exchange, on_text, on_thinking, view, max_tokens)
-            rounds.append(result.metrics)
-            calls = [p for p in exchange.parts[len(self._base) :] if isinstance(p, ToolUsePart)]
-            if result.status != "complete" or result.stop_reason != "tool_use" or not calls:
-                return replace(result, rounds=tuple(rounds))
-            self._record_round(result.metrics)
-            outcome = RoundOutcome(made=made)
-            try:
-                await run_calls(
-                    calls, view, self.tools if self.tools_enabled else None,
-                    always=self.always_tools, made=made, limit=self.settings.max_tool_calls,
-                    out=outcome,
-                )  # fmt: skip
-            except asyncio.CancelledError:  # the results made so far stay
-                self._end_between_rounds(exchange, outcome.results, "stopped")
-                raise
-            made = outcome.made
-            if outcome.stopped:
-                self._end_between_rounds(exchange, outcome.results, "stopped")
-                return replace(result, status="stopped", rounds=tuple(rounds),
-                               stop_note="stopped before running the tool")  # fmt: skip
-            self._base = [*exchange.parts, *outcome.results]
-            exchange.parts = list(self._base)
-            if outcome.limited:
-                self._end_between_rounds(exchange, [], "complete")
-                return replace(result, rounds=tuple(rounds), stop_note=limit_line(made))
-
-    def _record_round(self, metrics: TurnMetrics) -> None:
-        """A round followed by another: its figures stay, as a request of the conversation
-        (the message's own row gets the last round's)."""
-        if self.store is not None:
-            sent = self._last_request[2] if self._last_request else None
-            self.store.record_request(
-                "tool_round", _turn_record(metrics, self.provider, sent),
-                conversation_id=self.conversation.id,
-            )  # fmt: skip
-
-    def _end_between_rounds(
-        self, exchange: Exchange, results: Sequence[Part], status: Status
-    ) -> None:
-        exchange.parts = [*exchange.parts, *results]
-        exchange.status = status
-        if self.store is not None and exchange.answer_id is not None:
-            self.store.checkpoint(exchange.answer_id, exchange.parts, status)
+        return await run_rounds(self, exchange, on_text, on_thinking, view)
 
     async def _round(
         self, exchange: Exchange, on_text: TextSink, on_thinking: TextSink | None,
