@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -485,7 +486,10 @@ class ChatScreen(Screen[None]):
         """Import the provider SDK and build its client off the event loop, so the first
         question does not pay for it. The SDK leaves a large heap of long-lived objects:
         freezing it keeps the cycle collector's full passes (tens of milliseconds, felt as
-        stalls in a streaming answer) from scanning it again and again."""
+        stalls in a streaming answer) from scanning it again and again. The Markdown renderers
+        (Rich Markdown, markdown-it, Pygments: tens of milliseconds) load here too, so neither
+        the first frame nor the first answer waits for them."""
+        await asyncio.to_thread(importlib.import_module, "chat_tui.ui.widgets.markdown_render")
         await self.session.provider_client()
         gc.collect()
         gc.freeze()
