@@ -56,7 +56,7 @@ def combined_document(docs: Sequence[Document]) -> Document | None:
 
 def prefix_conversation(system_prompt: str, documents: Sequence[Document]) -> Conversation:
     """The conversation every question of a batch starts from: the shared prefix."""
-    return Conversation(system_prompt=system_prompt, document=combined_document(documents))
+    return Conversation(system_prompt=system_prompt, documents=list(documents))
 
 
 def batch_request(
@@ -65,7 +65,7 @@ def batch_request(
     """The request for one question, built as a chat's first question is, so the prefix is byte
     for byte a chat's. The question's own cache breakpoint is dropped: each question is asked
     once, and writing it to the cache would cost the write premium for nothing."""
-    conversation = Conversation(system_prompt=prefix.system_prompt, document=prefix.document)
+    conversation = Conversation(system_prompt=prefix.system_prompt, documents=prefix.documents)
     conversation.ask(question)
     request = conversation.build_request(model, ttl=ttl, max_tokens=max_tokens, provider=kind)
     return replace(request, messages=tuple(replace(m, cache=False) for m in request.messages))
