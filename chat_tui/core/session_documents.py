@@ -47,6 +47,7 @@ class DocumentShelf:
         self.notices: list[str] = []  # one-line notes from uploads, for the UI or CLI
         self._checked: set[str] = set()  # file ids confirmed on the server this session
         self._files: AnthropicFiles | None = None
+        self.upload_default = False  # --upload: every document through the Files API
 
     @property
     def documents(self) -> list[Document]:
@@ -57,6 +58,7 @@ class DocumentShelf:
         replaced (reloaded). Raises DocumentError."""
         s = self.session.settings
         loaded = load_path(path, max_bytes=s.document_max_bytes, max_files=s.document_max_files)
+        upload = upload or self.upload_default
         for doc in loaded.documents:
             doc = replace(doc, upload=upload) if upload else doc
             info = DocumentInfo(doc, estimate_document_tokens(doc, self.session.provider.kind))
