@@ -170,7 +170,7 @@ class ChatScreen(Screen[None]):
             what = loaded.summary or docs[0].name
             tokens = sum(estimate_document_tokens(d, self.session.provider.kind) for d in docs)
             self.pane.add_notice(
-                f"Loaded {what} (~{tokens:,} tokens, estimated) as cached context: the "
+                f"Loaded {what} ({tokens:,} tokens, estimated) as cached context: the "
                 "cache is cold until the next turn writes it"
             )
         for info in self.session.documents:
