@@ -1,7 +1,8 @@
 """A document set: what ``--doc`` (repeatable) and ctrl+o load. A path is a text file, a PDF
 or a folder; a folder gives its text files and PDFs sorted by path, with the same refusals
-as a single file, a cap on the file count and its ``.gitignore`` honoured, and one line saying
-what was taken and what was skipped, and why.
+as a single file, a cap on the file count and its ``.gitignore`` honoured (an ignored folder
+is not read and counts as one skipped entry; VCS, virtualenv and node_modules folders are
+never read), and one line saying what was taken and what was skipped, and why.
 
 Also here: the provider limits checked before a request (Anthropic: 32 MB a request inline,
 100 or 600 PDF pages), and the local token estimate of a document (``~``: a PDF's text plus
@@ -48,14 +49,20 @@ def load_folder(folder: Path, *, max_bytes: int, max_files: int = DEFAULT_MAX_FI
     shown = shown_path(folder)
     ignore = _Gitignore(folder)
     paths: list[Path] = []
+    skipped: Counter[str] = Counter()
     for root, dirs, files in os.walk(folder):
         here = Path(root)
-        dirs[:] = sorted(
-            d for d in dirs if d not in _ALWAYS_SKIPPED and not ignore.ignored(here / d, True)
-        )
+        kept = []
+        for d in sorted(dirs):
+            if d in _ALWAYS_SKIPPED:
+                continue
+            if ignore.ignored(here / d, True):  # an ignored folder counts once, unread
+                skipped["in .gitignore"] += 1
+            else:
+                kept.append(d)
+        dirs[:] = kept
         paths += [here / f for f in files if f != ".gitignore"]
     paths.sort(key=lambda q: q.relative_to(folder).as_posix())
-    skipped: Counter[str] = Counter()
     taken: list[Document] = []
     for p in paths:
         if ignore.ignored(p, False):
@@ -92,7 +99,7 @@ def _reason(error: str) -> str:
 
 
 def _counts(skipped: Counter[str]) -> str:
-    return ", ".join(f"{n} {why}" for why, n in sorted(skipped.items(), key=lambda kv: -kv[1]))
+    return ", ".join(f"{n} {why}" for why, n in sorted(skipped.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 class _Gitignore:

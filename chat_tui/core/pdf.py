@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 from pathlib import Path
 
 from chat_tui.core.documents import Document, read_file
@@ -46,6 +47,10 @@ def extract_pdf_text(data: bytes, shown: str) -> tuple[str, int]:
     no page has any (no text layer)."""
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
+
+    # pypdf logs its repairs (e.g. "EOF marker not found") to stderr, which would draw over
+    # the TUI; a damaged file is reported by the exception instead.
+    logging.getLogger("pypdf").setLevel(logging.CRITICAL)
 
     if not data.lstrip()[:5].startswith(b"%PDF"):
         raise DocumentError(f"{shown} is not a PDF (no %PDF header); check the file")
