@@ -210,8 +210,8 @@ def drift(doc: Document) -> str:
     if not str(doc.path) or not doc.path.is_absolute():
         return ""
     try:
-        current = load_document(doc.path, max_bytes=1 << 62)
-    except ChatTuiError:
+        current = load_document(doc.path, max_bytes=max(1, doc.path.stat().st_size))
+    except (ChatTuiError, OSError):
         return f"{doc.name}: the file is gone or unreadable; using the copy stored with this conversation"
     if current.sha256 == doc.sha256:
         return ""
