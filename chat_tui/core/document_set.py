@@ -99,7 +99,9 @@ def _reason(error: str) -> str:
 
 
 def _counts(skipped: Counter[str]) -> str:
-    return ", ".join(f"{n} {why}" for why, n in sorted(skipped.items(), key=lambda kv: (-kv[1], kv[0])))
+    return ", ".join(
+        f"{n} {why}" for why, n in sorted(skipped.items(), key=lambda kv: (-kv[1], kv[0]))
+    )
 
 
 class _Gitignore:
