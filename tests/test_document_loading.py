@@ -52,7 +52,7 @@ def test_a_truncated_pdf_is_refused_as_damaged(tmp_path: Path) -> None:
 
 def test_a_file_named_pdf_that_is_not_one_is_refused(tmp_path: Path) -> None:
     (tmp_path / "fake.pdf").write_text("just text", encoding="utf-8")
-    with pytest.raises(DocumentError, match="fake.pdf is not a PDF"):
+    with pytest.raises(DocumentError, match=r"fake\.pdf is not a PDF"):
         load_document(tmp_path / "fake.pdf")
 
 
