@@ -79,7 +79,13 @@ def log(line: str) -> None:
 @dataclass
 class Figure:
     """One row of the results: a value per run, summarised as median / min / max. A target is
-    an upper bound the median must meet."""
+    an upper bound the median must meet.
+
+    A figure measured against the floor (benchmarks/floor.py, run interleaved with chat-tui)
+    also has the floor's value per run, ``floor``; its target is then a ratio to the floor
+    (``ratio_target``: chat-tui / floor) or a margin over it (``plus_target``, in the figure's
+    unit). The ratio is the median of the runs' ratios, each chat-tui run paired with the floor
+    run beside it, so noise that hit both alike cancels out."""
 
     bench: str
     name: str
@@ -87,14 +93,42 @@ class Figure:
     values: list[float] = field(default_factory=list)
     target: float | None = None
     note: str = ""
+    floor: list[float] = field(default_factory=list)
+    ratio_target: float | None = None
+    plus_target: float | None = None
 
     @property
     def median(self) -> float:
         return statistics.median(self.values) if self.values else math.nan
 
     @property
+    def floor_median(self) -> float:
+        return statistics.median(self.floor) if self.floor else math.nan
+
+    def _pairs(self) -> list[tuple[float, float]]:
+        return list(zip(self.values, self.floor, strict=False))
+
+    @property
+    def ratio(self) -> float:
+        """chat-tui / floor: the median of the paired runs' ratios."""
+        pairs = [(v, f) for v, f in self._pairs() if f > 0]
+        return statistics.median(v / f for v, f in pairs) if pairs else math.nan
+
+    @property
+    def margin(self) -> float:
+        """chat-tui − floor: the median of the paired runs' differences."""
+        pairs = self._pairs()
+        return statistics.median(v - f for v, f in pairs) if pairs else math.nan
+
+    @property
     def passed(self) -> bool | None:
-        if self.target is None or not self.values:
+        if not self.values:
+            return None
+        if self.ratio_target is not None:
+            return self.ratio <= self.ratio_target if self.floor else None
+        if self.plus_target is not None:
+            return self.margin <= self.plus_target if self.floor else None
+        if self.target is None:
             return None
         return self.median <= self.target
 
@@ -102,30 +136,46 @@ class Figure:
         if value is None or not math.isfinite(value):
             return "—"
         if self.unit == "ms":
-            return f"{value:,.0f} ms" if value >= 10 else f"{value:.1f} ms"
+            return f"{value:,.0f} ms" if abs(value) >= 10 else f"{value:.1f} ms"
         if self.unit == "s":
             return f"{value:.2f} s"
         if self.unit == "%":
-            return f"{value:.1f} %" if value < 10 else f"{value:.0f} %"
+            return f"{value:.1f} %" if abs(value) < 10 else f"{value:.0f} %"
         if self.unit == "MB":
             return f"{value:,.0f} MB"
         if self.unit == "x":
             return f"{value:.3f}" if value < 1 else f"{value:.2f}"
         return f"{value:,.0f}"
 
+    def target_text(self) -> str:
+        if self.ratio_target is not None:
+            return f"≤ {self.ratio_target:.2f}x floor"
+        if self.plus_target is not None:
+            return f"≤ floor + {self.fmt(self.plus_target)}"
+        return "" if self.target is None else "≤ " + self.fmt(self.target)
+
+    def ratio_text(self) -> str:
+        if not self.floor:
+            return ""
+        if self.plus_target is not None:
+            return f"{self.margin:+.1f} {self.unit}".replace("+", "+ ").replace("-", "− ")
+        return f"{self.ratio:.2f}x" if math.isfinite(self.ratio) else "—"
+
     def row(self) -> list[str]:
         values = self.values
         status = {None: "", True: "pass", False: "MISS"}[self.passed]
-        target = "" if self.target is None else "≤ " + self.fmt(self.target)
         name = f"{self.name} ({self.note})" if self.note else self.name
         return [
             self.bench, name, str(len(values)), self.fmt(self.median),
             self.fmt(min(values) if values else None), self.fmt(max(values) if values else None),
-            target, status,
+            self.fmt(self.floor_median) if self.floor else "", self.ratio_text(),
+            self.target_text(), status,
         ]  # fmt: skip
 
 
-HEADERS = ["benchmark", "figure", "runs", "median", "min", "max", "target", "result"]
+HEADERS = ["benchmark", "figure", "runs", "median", "min", "max", "floor", "vs floor", "target",
+           "result"]  # fmt: skip
+RIGHT = {2, 3, 4, 5, 6, 7}
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -141,7 +191,7 @@ def percentile(values: Sequence[float], p: float) -> float:
 def text_table(figures: Sequence[Figure]) -> str:
     rows = [HEADERS] + [f.row() for f in figures]
     widths = [max(len(r[i]) for r in rows) for i in range(len(HEADERS))]
-    right = {2, 3, 4, 5, 6}
+    right = RIGHT
     lines = []
     for n, row in enumerate(rows):
         cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in
@@ -154,11 +204,41 @@ def text_table(figures: Sequence[Figure]) -> str:
 
 def markdown_table(figures: Sequence[Figure]) -> str:
     lines = ["| " + " | ".join(HEADERS) + " |", "|" + "|".join(
-        "---:" if i in (2, 3, 4, 5, 6) else "---" for i in range(len(HEADERS))) + "|"]  # fmt: skip
+        "---:" if i in RIGHT else "---" for i in range(len(HEADERS))) + "|"]  # fmt: skip
     for f in figures:
         cells = [c.replace("|", "\\|") for c in f.row()]
-        cells[7] = f"**{cells[7]}**" if cells[7] == "MISS" else cells[7]
+        cells[-1] = f"**{cells[-1]}**" if cells[-1] == "MISS" else cells[-1]
         lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def floor_table(figures: Sequence[Figure]) -> str:
+    """The headline: each figure measured against the floor, as chat-tui / floor (or chat-tui
+    − floor), quiet and busy side by side, with the absolute medians beside them."""
+    rows: dict[str, dict[str, Figure]] = {}
+    for f in figures:
+        if f.floor:
+            variant = "busy" if f.bench.endswith("busy") else "quiet"
+            rows.setdefault(f.name, {})[variant] = f
+    if not rows:
+        return ""
+    lines = ["| figure | vs floor, quiet | vs floor, busy | target | chat-tui / floor, quiet "
+             "| chat-tui / floor, busy |", "|---|---:|---:|---|---:|---:|"]  # fmt: skip
+
+    def cell(f: Figure | None) -> str:
+        if f is None:
+            return "—"
+        mark = {None: "", True: " ✓", False: " **✗**"}[f.passed]
+        return f.ratio_text() + mark
+
+    def absolute(f: Figure | None) -> str:
+        return "—" if f is None else f"{f.fmt(f.median)} / {f.fmt(f.floor_median)}"
+
+    for name, by in rows.items():
+        any_f = by.get("quiet") or by["busy"]
+        lines.append(f"| {name} | {cell(by.get('quiet'))} | {cell(by.get('busy'))} | "
+                     f"{any_f.target_text()} | {absolute(by.get('quiet'))} | "
+                     f"{absolute(by.get('busy'))} |")  # fmt: skip
     return "\n".join(lines)
 
 

@@ -1,13 +1,15 @@
 """Run the chat-tui benchmarks and print one table (median of the runs, with min and max).
 
-    .venv/bin/python benchmarks/run.py               # everything, about 6 minutes
-    .venv/bin/python benchmarks/run.py --quick       # a smoke run: fewer, shorter runs (~90 s)
-    .venv/bin/python benchmarks/run.py --only render,keepup
+    .venv/bin/python benchmarks/run.py               # everything, about 20 minutes
+    .venv/bin/python benchmarks/run.py --quick       # a smoke run: fewer, shorter runs (~6 min)
+    .venv/bin/python benchmarks/run.py --only floor,floor_busy
 
 Each benchmark starts its own loopback server (tests/loopback.py, in a child process) that
 records when it sent each event, and drives the real app: headless through ``App.run_test``
 with keys sent as the terminal driver sends them, or the real ``chat-tui`` command in a
-pseudo-terminal. The table also goes to benchmarks/results/latest.md (Markdown; quick.md for
+pseudo-terminal. ``floor`` and ``floor_busy`` measure chat-tui against the floor app
+(benchmarks/floor.py), interleaved, and report ratios, the headline of the results (see
+benchmarks/README.md). The table also goes to benchmarks/results/latest.md (Markdown; quick.md for
 --quick, partial.md for --only), every run's value to the .json beside it; the exit status is 1
 if a benchmark failed to run (a missed target is not a failure: it is in the table).
 """
@@ -29,12 +31,15 @@ from benchmarks import server
 from benchmarks.common import (
     Figure,
     Options,
+    floor_table,
     machine_line,
     markdown_table,
     text_table,
 )
 
-BENCHMARKS = {
+BENCHMARKS = {  # name → module (its run(opts)) or "module:function"
+    "floor": "bench_floor",
+    "floor_busy": "bench_floor:run_busy",
     "startup": "bench_startup",
     "first_token": "bench_first_token",
     "render": "bench_render",
@@ -78,8 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.monotonic()
         print(f"[{name}]", file=sys.stderr, flush=True)
         try:
-            module = importlib.import_module(f"benchmarks.{BENCHMARKS[name]}")
-            figures += module.run(opts)
+            module_name, _, function = BENCHMARKS[name].partition(":")
+            module = importlib.import_module(f"benchmarks.{module_name}")
+            figures += getattr(module, function or "run")(opts)
         except Exception:
             traceback.print_exc()
             failed.append(name)
@@ -87,13 +93,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
     elapsed = time.monotonic() - started
     mode = "quick" if args.quick else "full"
+    headline = floor_table(figures)
     print()
     print(text_table(figures))
     print(f"\nmachine: {machine}\n{mode} run, {elapsed:.0f} s")
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(
         f"Machine: {machine}. {mode.capitalize()} run, {elapsed:.0f} s.\n\n"
-        f"{markdown_table(figures)}\n",
+        + (
+            f"Against the floor (chat-tui / floor; ✓ target met, ✗ missed):\n\n{headline}\n\n"
+            if headline
+            else ""
+        )
+        + f"{markdown_table(figures)}\n",
         encoding="utf-8",
     )
     raw = [{"benchmark": f.bench, "figure": f.name, "note": f.note, "unit": f.unit,

@@ -59,6 +59,17 @@ class ServerLog:
 
 
 @dataclass(frozen=True)
+class ScriptEvent:
+    """One server-sent event of a scripted reply: ``event`` (the SSE event name, None for
+    OpenAI's unnamed events), ``data`` (the JSON payload, or a string such as ``[DONE]``), and
+    ``delay``: seconds after the previous event (the first event's counts from the request)."""
+
+    event: str | None
+    data: dict[str, Any] | str
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
 class Prefill:
     """Simulated model latency before the first byte: ``base_s`` plus ``uncached_s`` per
     uncached or cache-written prompt token plus ``cached_s`` per cache-read token."""
@@ -139,6 +150,12 @@ class Loopback:
                                                   prefill.cached_s],
         )  # fmt: skip
 
+    def script(self, *replies: list[ScriptEvent]) -> None:
+        """Answer the next requests (one reply each, in order) with these scripted event lists
+        instead of the default reply; see benchmarks/scenarios.py for builders (thinking, tool
+        calls). Once they are used up, the default reply is back. No argument: drop any left."""
+        self._call(op="script", replies=[[[e.event, e.data, e.delay] for e in r] for r in replies])
+
     def clear(self) -> None:
         """Forget the recorded requests and sent events."""
         self._call(op="clear")
@@ -156,7 +173,8 @@ class Loopback:
 
 def _child(min_cache_tokens: int) -> None:  # pragma: no cover - runs in the child
     sys.path.insert(0, str(ROOT))
-    from tests.loopback import LoopbackServer, SentChunk
+    from tests.loopback import LoopbackServer, SentChunk, _Stream
+    from tests.loopback_wire import _event as _sse
     from tests.loopback_wire import event_text
 
     class TimedLoopback(LoopbackServer):
@@ -166,6 +184,16 @@ def _child(min_cache_tokens: int) -> None:  # pragma: no cover - runs in the chi
             self.first_byte_delay = 0.0
             self.prefill: Prefill | None = None
             self.added_delays: dict[int, float] = {}  # request index → first-byte delay
+            self.scripts: list[list[list[Any]]] = []  # scripted replies still to send
+
+        def _default(self, request: Any) -> Any:
+            chat = request.path in ("/v1/messages", "/v1/chat/completions")
+            if chat and request.method == "POST" and self.scripts:
+                events = self.scripts.pop(0)
+                raw = [_sse(name, data) for name, data, _ in events]
+                self.added_delays[len(self.requests) - 1] = events[0][2] if events else 0.0
+                return _Stream(raw, [delay for _, _, delay in events])
+            return super()._default(request)
 
         def _rate(self, index: int) -> float | None:
             rate: float | None = None
@@ -183,6 +211,13 @@ def _child(min_cache_tokens: int) -> None:  # pragma: no cover - runs in the chi
                 usage = json.loads(stream.events[0].split(b"data: ", 1)[1])["message"]["usage"]
                 uncached = usage["input_tokens"] + usage["cache_creation_input_tokens"]
                 first += self.prefill.delay(uncached, usage["cache_read_input_tokens"])
+            return self._timed(stream, first)
+
+        def _openai_reply(self, body: dict[str, Any]) -> Any:
+            return self._timed(super()._openai_reply(body), self.first_byte_delay)
+
+        def _timed(self, stream: Any, first: float) -> Any:
+            """The reply's text events on the configured schedule, after ``first`` seconds."""
             delays, index = [], 0
             for event in stream.events:
                 if event_text(event):
@@ -240,6 +275,8 @@ def _child(min_cache_tokens: int) -> None:  # pragma: no cover - runs in the chi
             server.segments = [tuple(s) for s in command["segments"] or []] or None  # type: ignore[misc]
             server.first_byte_delay = command["first_byte_delay"]
             server.prefill = Prefill(*command["prefill"]) if command["prefill"] else None
+        elif op == "script":
+            server.scripts = list(command["replies"])
         elif op == "clear":
             server.requests.clear()
             server.sent_log.clear()

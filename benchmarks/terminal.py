@@ -34,10 +34,17 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 class Terminal:
-    """One chat-tui process in a pseudo-terminal."""
+    """One chat-tui process in a pseudo-terminal (or another program: ``program``, the argv
+    before ``args``; ``keep_text=False`` drops the output as it is read, for a program that
+    draws for minutes and is not looked at)."""
 
-    def __init__(self, args: list[str], env: dict[str, str], cwd: Path) -> None:
+    def __init__(
+        self, args: list[str], env: dict[str, str], cwd: Path, *,
+        program: list[str] | None = None, keep_text: bool = True,
+    ) -> None:  # fmt: skip
         self.args = args
+        self.program = program or [str(CHAT_TUI)]
+        self.keep_text = keep_text
         self.env = env
         self.cwd = cwd
         self.pid = 0
@@ -54,7 +61,7 @@ class Terminal:
     # -- lifecycle
 
     def start(self) -> Terminal:
-        argv = [str(CHAT_TUI), *self.args]
+        argv = [*self.program, *self.args]
         cols, rows = SIZE
         self.started = time.monotonic()
         pid, fd = pty.fork()
@@ -85,6 +92,8 @@ class Terminal:
             if not data:
                 break
             now = time.monotonic()
+            if not self.keep_text:
+                continue
             with self._cond:
                 if self.first_output is None:
                     self.first_output = now

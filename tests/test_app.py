@@ -392,6 +392,7 @@ async def test_no_provider_reachable_shows_the_setup_panel(tmp_path: Path) -> No
         await send(pilot, "hello?")  # still usable: the error says what to do
         [answer] = answers(app)
         assert answer.status == "failed" and app.is_running
+        assert not app.chat.query("#setup")  # asking put the help away
 
 
 @pytest.mark.parametrize("key", ["ctrl+q"])

@@ -14,12 +14,11 @@ from chat_tui.ui.widgets.markdown_blocks import (
     Block,
     BlockLines,
     BlockSplitter,
-    ChatMarkdown,
-    FastCode,
     block_renderable,
     find_soft_cut,
     render_strips,
 )
+from chat_tui.ui.widgets.markdown_render import ChatMarkdown, FastCode
 
 DOC = """# Title
 
@@ -256,3 +255,18 @@ def test_block_lines_render_final_blocks_once_and_keep_the_live_tail_small() -> 
     lines.add(done[0])
     lines.set_tail(None)
     assert lines.blocks == 1 and not lines.tail
+
+
+def test_start_up_does_not_import_the_markdown_renderers() -> None:
+    """Rich Markdown, markdown-it and Pygments load after the first frame (the chat screen's
+    warm-up), not when the app is imported."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from chat_tui.ui.app import make_app; "
+        "print(sorted(m for m in ('rich.markdown', 'markdown_it', 'pygments.lexers', "
+        "'chat_tui.ui.widgets.markdown_render') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -269,3 +269,25 @@ async def test_resize_and_theme_change_re_render() -> None:
         await pilot.pause()
         await pilot.pause()
         assert lines(message)[1].text == before.text and lines(message)[1] != before
+
+
+async def test_the_first_token_fills_a_reserved_line_without_a_layout() -> None:
+    async with PaneApp().run_test(size=(100, 40)) as pilot:
+        message = await streaming(pilot)
+        assert shown(message).splitlines() == ["Assistant", "", "▍"]  # waiting: a blank line
+        height = message.size.height
+        layouts: list[bool] = []
+        refresh = message.refresh
+
+        def watched(*regions: Any, layout: bool = False, **kw: Any) -> Any:
+            layouts.append(layout)
+            return refresh(*regions, layout=layout, **kw)
+
+        message.refresh = watched  # type: ignore[method-assign]
+        message.append("First")
+        await pilot.pause()
+        assert shown(message).splitlines() == ["Assistant", "First", "▍"]
+        assert message.size.height == height and layouts and not any(layouts)
+        message.finish("failed", error="it broke")  # no reserved line once finished
+        await pilot.pause()
+        assert "" not in shown(message).splitlines()[:2]

@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from chat_tui.core.models import ModelInfo
+from chat_tui.core.pricing import format_usd
 from chat_tui.providers.events import CacheDiagnosis, ChatRequest, SystemBlock, Usage
 
 CacheStatus = Literal["hit", "partial", "write", "none", "unknown"]
@@ -185,8 +186,6 @@ class Diagnosis:
     def line(self) -> str:
         """One line for the panel and the pane, e.g.
         ``miss: TTL expired (idle 6m 12s > 5m) · rewrite cost $0.011``."""
-        from chat_tui.core.pricing import format_usd
-
         if self.status == "hit":
             text = f"hit: {self.detail}"
         elif self.status == "unknown":

@@ -377,12 +377,12 @@ class ChatSession:
         started = self.clock()
         self._inflight += 1
         self.keep_warm.new_stretch()
-        sent = self._fingerprint(request)
+        sent_at = self.wall()
         try:
             client = await self.provider_client()
             # First-token latency runs from just before the request is sent.
             started = last_checkpoint = timer.start()
-            sent = replace(sent, sent_at=self.wall())
+            sent_at = self.wall()
             async with contextlib.aclosing(client.stream(request)) as events:
                 async for event in events:
                     if isinstance(event, TextDelta | ThinkingDelta):
@@ -430,7 +430,7 @@ class ChatSession:
             self._inflight -= 1
             timer.finish()
             exchange.stop_reason = stop.reason if stop is not None and error is None else None
-            diagnosis = self._after_request(request, key, sent, prior, usage, info, server)
+            diagnosis = self._after_request(request, key, sent_at, prior, usage, info, server)
             result = self._finish(
                 exchange, parts, status, usage, error, timer, key, started, diagnosis, max_tokens
             )
@@ -473,27 +473,29 @@ class ChatSession:
             self._priors[key] = found
         return self._priors[key]
 
-    def _fingerprint(self, request: ChatRequest) -> Fingerprint:
+    def _fingerprint(self, request: ChatRequest, sent_at: float) -> Fingerprint:
         ttl_s = _cache_ttl_s(self.provider, request.cache_ttl, Usage())  # as requested
         return fingerprint(
             request, provider=self.provider.kind, host=host_of(self.provider.base_url),
-            sent_at=self.wall(), ttl_s=ttl_s, thinking=thinking_settings(request),
+            sent_at=sent_at, ttl_s=ttl_s, thinking=thinking_settings(request),
         )  # fmt: skip
 
     def _after_request(
         self,
         request: ChatRequest,
         key: CacheKey,
-        sent: Fingerprint,
+        sent_at: float,
         prior: Fingerprint | None,
         usage: Usage,
         info: ResponseInfo,
         server: CacheDiagnosis | None,
     ) -> Diagnosis | None:
         """Diagnose the request's cache outcome and remember it as the next one's prior.
-        Nothing to diagnose when no response came (no prompt figures)."""
+        Nothing to diagnose when no response came (no prompt figures). The fingerprint is
+        taken here, after the response, to keep hashing off the path to the first token."""
         if usage.input_tokens is None:
             return None
+        sent = self._fingerprint(request, sent_at)
         model = self.model_info()
         ctx = Context(
             reported=self.cache_reported, automatic=self.automatic_cache, info=model,

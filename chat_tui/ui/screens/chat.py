@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 from textual.worker import Worker, WorkerState
 
 from chat_tui.core.document_set import Loaded, estimate_document_tokens
@@ -31,6 +32,7 @@ from chat_tui.errors import ChatTuiError
 from chat_tui.ui.screens.conversations import ConversationsScreen
 from chat_tui.ui.screens.document import DocumentScreen
 from chat_tui.ui.widgets.chat_input import ChatInput
+from chat_tui.ui.widgets.key_bar import KeyBar
 from chat_tui.ui.widgets.message_pane import AssistantMessage, MessagePane
 from chat_tui.ui.widgets.metrics_panel import MetricsPanel, PanelData, PanelDocument
 from chat_tui.ui.widgets.thinking_block import ThinkingBlock, TurnView
@@ -53,6 +55,11 @@ KEEP_WARM_TICK_S = 1.0
 
 TextSink = Callable[[str], None]
 TurnRunner = Callable[[TextSink, TextSink], Awaitable[TurnResult | None]]
+# How long after Enter the key bar waits to show the Stop key. Redrawing the key bar lays the
+# whole screen out again: done at once, it delayed the request and the first token (see
+# benchmarks/profile_enter.py). The key works at once; only its label waits.
+STOP_KEY_DELAY_S = 0.3
+WARM_UP_AFTER_S = 1.0  # the SDK warm-up starts when the key bar is drawn, or by then
 
 
 class ChatScreen(Screen[None]):
@@ -106,6 +113,8 @@ class ChatScreen(Screen[None]):
         self._answer: AssistantMessage | None = None
         self._keep_warm_timer: Timer | None = None
         self._view: TurnView | None = None  # the turn's answer and its thinking block
+        self._setup: Static | None = None  # the set-up help, while shown
+        self._warm_up_started = False
 
     # -- layout ------------------------------------------------------------------------
 
@@ -118,7 +127,7 @@ class ChatScreen(Screen[None]):
             panel = MetricsPanel(self.session.cache_state, id="panel")
             panel.display = self._show_panel
             yield panel
-        yield Footer()
+        yield KeyBar()
 
     @property
     def pane(self) -> MessagePane:
@@ -148,11 +157,14 @@ class ChatScreen(Screen[None]):
         for path in [self._doc] if isinstance(self._doc, str) else self._doc or ():
             self._load_document_now(path)
         self.refresh_panel()
-        # After the first frame: import the SDK off the event loop, check the setup.
-        self.call_after_refresh(self.warm_up)
+        # After the first frame: check the setup. Once the key bar is drawn (the whole first
+        # screen): import the SDK off the event loop. Its thread competes with the first
+        # frames for the GIL; at the latest WARM_UP_AFTER_S after the start, in case the
+        # key bar waits (a terminal without focus does not draw it).
         self.call_after_refresh(self.probe_setup)
         if self.session.keep_warm.enabled:
             self.start_keep_warm()
+        self.set_timer(WARM_UP_AFTER_S, self._first_warm_up)
         self.started = True
 
     def _load_document_now(self, path: str) -> None:
@@ -236,10 +248,10 @@ class ChatScreen(Screen[None]):
             return  # the text stays in the input
         event.input.load_text("")
         self.prefs.remember_prompt(text)
-        self.prefs.save()
+        self._start(lambda sink, think: self.session.ask(text, sink, think), question=text)
+        # After the turn's first step (question stored, request sent): the history file.
+        asyncio.get_running_loop().call_soon(self.prefs.save)
         self._remove_setup()
-        self.pane.add_user(text)
-        self._start(lambda sink, think: self.session.ask(text, sink, think))
 
     def _within_budget(self, text: str | None) -> bool:
         """Refuse, in one line and before anything is shown or sent, a turn that could pass
@@ -252,18 +264,24 @@ class ChatScreen(Screen[None]):
             return False
         return True
 
-    def _start(self, runner: TurnRunner) -> None:
-        answer = self.pane.start_assistant()
-        self._answer = answer
-        view = TurnView(self.pane, answer, pinned=self.session.settings.thinking_open,
-                        clock=self.session.clock)  # fmt: skip
-        self._view = view
+    def _start(self, runner: TurnRunner, question: str | None = None) -> None:
+        # The turn's worker first: its first step stores the question and sends the request
+        # before the event loop gets to the new messages' mount and layout below.
         self._turn = self.run_worker(
-            self._run_turn(runner, view), group="turn", exclusive=True, exit_on_error=False
+            self._run_turn(runner), group="turn", exclusive=True, exit_on_error=False
         )
+        pane = self.pane
+        if question is not None:
+            pane.add_user(question)
+        answer = self._answer = pane.start_assistant()
+        self._view = TurnView(pane, answer, pinned=self.session.settings.thinking_open,
+                              clock=self.session.clock)  # fmt: skip
+        self.query_one(KeyBar).hold(STOP_KEY_DELAY_S)
         self.refresh_bindings()
 
-    async def _run_turn(self, runner: TurnRunner, view: TurnView) -> None:
+    async def _run_turn(self, runner: TurnRunner) -> None:
+        view = self._view  # set by _start before this first runs
+        assert view is not None
         answer = view.answer
         try:
             result = await runner(view.text, view.thinking)
@@ -435,12 +453,21 @@ class ChatScreen(Screen[None]):
 
     # -- background work ---------------------------------------------------------------
 
+    @on(KeyBar.Drawn)
+    def _first_warm_up(self) -> None:
+        if not self._warm_up_started:
+            self._warm_up_started = True
+            self.warm_up()
+
     @work(group="warm", exclusive=True, exit_on_error=False)
     async def warm_up(self) -> None:
         """Import the provider SDK and build its client off the event loop, so the first
         question does not pay for it. The SDK leaves a large heap of long-lived objects:
         freezing it keeps the cycle collector's full passes (tens of milliseconds, felt as
-        stalls in a streaming answer) from scanning it again and again."""
+        stalls in a streaming answer) from scanning it again and again. The Markdown renderers
+        (Rich Markdown, markdown-it, Pygments: tens of milliseconds) load here too, so neither
+        the first frame nor the first answer waits for them."""
+        await asyncio.to_thread(importlib.import_module, "chat_tui.ui.widgets.markdown_render")
         await self.session.provider_client()
         gc.collect()
         gc.freeze()
@@ -462,11 +489,13 @@ class ChatScreen(Screen[None]):
             _, writer = await asyncio.wait_for(asyncio.open_connection(name, int(port)), 0.5)
             writer.close()
         except (OSError, TimeoutError, ValueError):
-            await self.pane.mount(Static(Text(SETUP_HELP), id="setup"))
+            self._setup = Static(Text(SETUP_HELP), id="setup")
+            await self.pane.mount(self._setup)
 
     def _remove_setup(self) -> None:
-        for widget in self.query("#setup"):
-            widget.remove()
+        setup, self._setup = self._setup, None
+        if setup is not None:
+            setup.remove()
 
 
 def panel_documents(items: list[DocumentInfo]) -> tuple[PanelDocument, ...]:

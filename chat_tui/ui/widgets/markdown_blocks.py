@@ -4,8 +4,8 @@
 blank lines; a fence (at any indentation) runs to its closing fence; an ATX heading is a
 block; a list goes on across blank lines while the next line is indented or another item.
 :class:`BlockLines` renders final blocks once, re-renders the open one and freezes the head
-of a huge one. :class:`FastCode` is far cheaper than ``Syntax``; :func:`markdown_theme`
-gives Rich Markdown the app theme's colours.
+of a huge one. The renderers themselves (Rich Markdown, :class:`FastCode`, the theme) live in
+:mod:`markdown_render`, imported on first use: this module is cheap to import at start-up.
 """
 
 from __future__ import annotations
@@ -13,22 +13,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, Literal
 
-from pygments.lexer import Lexer
-from pygments.lexers import TextLexer, get_lexer_by_name
-from pygments.util import ClassNotFound
-from rich.console import Console, ConsoleOptions, JustifyMethod, RenderableType, RenderResult
-from rich.markdown import Heading, Markdown, MarkdownElement
-from rich.segment import Segment
-from rich.style import Style
-from rich.syntax import Syntax, SyntaxTheme
-from rich.theme import Theme
-from textual.color import Color, ColorParseError
 from textual.strip import Strip
 
-_THEME_COLORS = ("primary", "secondary", "accent", "surface")
+if TYPE_CHECKING:
+    from rich.console import Console, ConsoleOptions, RenderableType
+    from rich.style import Style
+    from rich.theme import Theme
+
 CODE_CHUNK = 16  # lines of an open code block frozen at a time
 TEXT_LIMIT = 1200  # an open paragraph / list longer than this is frozen in pieces...
 TEXT_KEEP = 300  # ...leaving about this much live
@@ -212,88 +205,6 @@ def _inline_balanced(piece: str) -> bool:
     return not odd and count("[") == count("]")
 
 
-# -- renderables ------------------------------------------------------------------------
-
-
-def code_theme(dark: bool) -> str:  # the Pygments style for a dark / light background
-    return "monokai" if dark else "default"
-
-
-@lru_cache(maxsize=64)
-def _lexer(lang: str) -> Lexer:
-    try:
-        return get_lexer_by_name(lang or "text", stripnl=False, ensurenl=False)
-    except ClassNotFound:
-        return TextLexer(stripnl=False, ensurenl=False)
-
-
-@lru_cache(maxsize=8)
-def _theme(name: str) -> SyntaxTheme:
-    return Syntax.get_theme(name)
-
-
-class FastCode:
-    """Highlighted code on the theme's background, wrapped, with 1 cell of side padding;
-    ``top`` / ``bottom`` add a padding line (chunks of one long block join seamlessly)."""
-
-    def __init__(
-        self, code: str, lang: str = "", theme: str = "monokai", *, top: bool = True,
-        bottom: bool = True,
-    ) -> None:  # fmt: skip
-        self.code, self.lang, self.theme = code.expandtabs(4), lang, theme
-        self.top, self.bottom = top, bottom
-
-    def _lines(self, theme: SyntaxTheme, bg: Style) -> list[list[Segment]]:
-        styles: dict[object, Style] = {}
-        lines: list[list[Segment]] = [[]]
-        for ttype, value in _lexer(self.lang).get_tokens(self.code):
-            style = styles.get(ttype)
-            if style is None:
-                style = styles[ttype] = bg + theme.get_style_for_token(ttype)
-            first, *rest = value.split("\n")
-            if first:
-                lines[-1].append(Segment(first, style))
-            for piece in rest:
-                lines.append([Segment(piece, style)] if piece else [])
-        return lines
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        width = max(3, options.max_width)
-        theme = _theme(self.theme)
-        bg = theme.get_background_style()
-        inner = width - 2
-        pad, new_line = Segment(" ", bg), Segment.line()
-        blank = Segment(" " * width, bg)
-        if self.top:
-            yield from (blank, new_line)
-        for line in self._lines(theme, bg) if self.code else []:
-            length = Segment.get_line_length(line)
-            if length <= inner:
-                rows = [line]
-            else:
-                rows = list(Segment.divide(line, [*range(inner, length, inner), length]))
-            for row in rows:
-                yield pad
-                yield from row
-                yield Segment(" " * (inner - Segment.get_line_length(row) + 1), bg)
-                yield new_line
-        if self.bottom:
-            yield from (blank, new_line)
-
-
-class _Heading(Heading):
-    LEVEL_ALIGN: ClassVar[dict[str, JustifyMethod]] = {**Heading.LEVEL_ALIGN, "h1": "left"}
-
-
-class ChatMarkdown(Markdown):
-    """Rich Markdown with left-aligned headings (fences are split out as FastCode blocks)."""
-
-    elements: ClassVar[dict[str, type[MarkdownElement]]] = {
-        **Markdown.elements,
-        "heading_open": _Heading,
-    }
-
-
 def estimate_height(blocks: list[Block], width: int) -> int:
     """About how many lines ``blocks`` take at ``width``, without rendering them."""
     wrap = max(1, width - 2)
@@ -301,28 +212,21 @@ def estimate_height(blocks: list[Block], width: int) -> int:
     return rows + sum(2 for b in blocks if b.kind == "code") + len(blocks)
 
 
+# -- renderers, imported on first use -----------------------------------------------------
+
+
 def block_renderable(block: Block, dark: bool = True) -> RenderableType:
     """The renderable for one block (Markdown, or highlighted code). Never parses markup."""
-    if block.kind == "code":
-        return FastCode(block.text, block.lang, code_theme(dark))
-    return ChatMarkdown(block.text, code_theme=code_theme(dark))
+    from chat_tui.ui.widgets import markdown_render
+
+    return markdown_render.block_renderable(block, dark)
 
 
 def markdown_theme(variables: Mapping[str, str]) -> Theme:
     """Rich Markdown's styles in the app theme's colours (Rich's own are fixed ANSI ones)."""
-    try:
-        p, s, a, bg = (Color.parse(variables[name]).rich_color for name in _THEME_COLORS)
-    except (KeyError, ColorParseError):
-        return Theme()
-    return Theme({
-        "markdown.h1": Style(color=p, bold=True, underline=True),
-        "markdown.h2": Style(color=p, bold=True), "markdown.h3": Style(color=s, bold=True),
-        "markdown.h4": Style(color=s, italic=True), "markdown.code": Style(color=a, bgcolor=bg),
-        "markdown.block_quote": Style(color=s), "markdown.item.number": Style(color=p),
-        "markdown.item.bullet": Style(color=a, bold=True), "markdown.list": Style(color=p),
-        "markdown.link": Style(color=p, underline=True), "markdown.link_url": Style(color=s),
-        "markdown.table.border": Style(color=s), "markdown.table.header": Style(color=p, bold=True),
-    })  # fmt: skip
+    from chat_tui.ui.widgets import markdown_render
+
+    return markdown_render.markdown_theme(variables)
 
 
 def render_strips(
@@ -330,21 +234,9 @@ def render_strips(
     theme: Theme | None = None,
 ) -> list[Strip]:  # fmt: skip
     """Render to lines; Markdown's blank first / last lines are dropped (we add the gaps)."""
-    with console.use_theme(theme or Theme()):
-        lines = console.render_lines(renderable, options, style=style, pad=False)
-    if isinstance(renderable, Markdown):
-        bg = style.bgcolor
+    from chat_tui.ui.widgets import markdown_render
 
-        def blank(line: list[Segment]) -> bool:
-            return all(not s.text.strip() and (s.style or style).bgcolor == bg for s in line)
-
-        end, start = len(lines), 0
-        while end and blank(lines[end - 1]):
-            end -= 1
-        while start < end and blank(lines[start]):
-            start += 1
-        lines = lines[start:end]
-    return [Strip(line) for line in lines]
+    return markdown_render.render_strips(console, options, renderable, style, theme)
 
 
 class BlockLines:
@@ -369,6 +261,8 @@ class BlockLines:
         if splitter is None:
             self.tail = []
             return
+        from chat_tui.ui.widgets.markdown_render import ChatMarkdown, FastCode, code_theme
+
         if (key := (splitter.block_id, splitter.in_code)) != self._key:
             self._key, self._frozen, self._done = key, [], 0
         theme = code_theme(self.dark)

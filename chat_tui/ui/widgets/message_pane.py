@@ -224,6 +224,10 @@ class AssistantMessage(_OneLayout):
 
     def _parts(self, lines: mb.BlockLines) -> tuple[Sequence[Strip], ...]:
         gap = (BLANK,) if lines.lines and lines.tail else ()
+        if self._splitter is not None and not lines.lines and not lines.tail:
+            # Waiting for the first token: a blank line where it will go, so that drawing it
+            # changes no height and needs no layout of the screen, only a repaint.
+            gap = (BLANK,)
         return (self._label,), lines.lines, gap, lines.tail, self._footer
 
     def _changed(self) -> None:
