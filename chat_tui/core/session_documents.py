@@ -56,8 +56,15 @@ class DocumentShelf:
     def add(self, path: str | Path, *, upload: bool = False) -> Loaded:
         """Load a file or folder and add it to the set; a document with the same name is
         replaced (reloaded). Raises DocumentError."""
+        return self.add_loaded(self.read(path), upload=upload)
+
+    def read(self, path: str | Path) -> Loaded:
+        """Only the reading (files, PDF text extraction): safe in a thread. Raises DocumentError."""
         s = self.session.settings
-        loaded = load_path(path, max_bytes=s.document_max_bytes, max_files=s.document_max_files)
+        return load_path(path, max_bytes=s.document_max_bytes, max_files=s.document_max_files)
+
+    def add_loaded(self, loaded: Loaded, *, upload: bool = False) -> Loaded:
+        """Add documents read by :meth:`read` to the set."""
         upload = upload or self.upload_default
         for doc in loaded.documents:
             doc = replace(doc, upload=upload) if upload else doc

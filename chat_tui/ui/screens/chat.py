@@ -154,8 +154,8 @@ class ChatScreen(Screen[None]):
                 f"Recovered {store.recovered} answer(s) cut off when chat-tui last stopped; "
                 "they are marked interrupted", severity="warning",
             )  # fmt: skip
-        for path in [self._doc] if isinstance(self._doc, str) else self._doc or ():
-            self._load_document_now(path)
+        if self._doc:
+            self.load_documents([self._doc] if isinstance(self._doc, str) else list(self._doc))
         self.refresh_panel()
         # After the first frame: check the setup. Once the key bar is drawn (the whole first
         # screen): import the SDK off the event loop. Its thread competes with the first
@@ -167,15 +167,21 @@ class ChatScreen(Screen[None]):
         self.set_timer(WARM_UP_AFTER_S, self._first_warm_up)
         self.started = True
 
-    def _load_document_now(self, path: str) -> None:
-        try:
-            loaded = self.session.add_documents(path)
-        except ChatTuiError as exc:
-            self.pane.add_notice(str(exc), severity="error")
-        else:
-            self._document_loaded(loaded)
+    @work(group="documents", exit_on_error=False)
+    async def load_documents(self, paths: list[str]) -> None:
+        """``--doc`` paths, read in a thread (a long PDF's text extraction takes a while) so the
+        first frame does not wait; added to the set in order."""
+        for path in paths:
+            try:
+                loaded = await asyncio.to_thread(self.session.docs.read, path)
+                self.session.docs.add_loaded(loaded)
+            except ChatTuiError as exc:
+                self.pane.add_notice(str(exc), severity="error")
+            else:
+                self._document_loaded(loaded, count=False)
+        self.count_tokens()  # once, for the whole set
 
-    def _document_loaded(self, loaded: Loaded | None) -> None:
+    def _document_loaded(self, loaded: Loaded | None, *, count: bool = True) -> None:
         """Say what was loaded (a folder: what it took and skipped), then the warnings."""
         if loaded is not None and loaded.documents:
             docs = loaded.documents
@@ -189,7 +195,8 @@ class ChatScreen(Screen[None]):
             for warning in info.warnings:
                 self.pane.add_notice(warning, severity="warning")
         self.refresh_panel()
-        self.count_tokens()
+        if count:
+            self.count_tokens()
 
     @property
     def streaming(self) -> bool:
