@@ -8,7 +8,6 @@ cached prefix: the system prompt, then the documents, with the cache breakpoint 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -37,21 +36,6 @@ LIMITS: dict[str, BatchLimits] = {
     "anthropic": BatchLimits(100_000, 256 * MB),
     "openai": BatchLimits(50_000, 200 * MB),
 }
-
-
-def combined_document(docs: Sequence[Document]) -> Document | None:
-    """One document for the conversation: the only one, or several, each under its name."""
-    if len(docs) <= 1:
-        return docs[0] if docs else None
-    text = "\n\n".join(f"=== {d.name} ===\n{d.text}" for d in docs)
-    return Document(
-        path=docs[0].path,
-        name=" + ".join(d.name for d in docs),
-        text=text,
-        size_bytes=sum(d.size_bytes for d in docs),
-        sha256=hashlib.sha256(text.encode()).hexdigest(),
-        encoding="utf-8",
-    )
 
 
 def prefix_conversation(system_prompt: str, documents: Sequence[Document]) -> Conversation:

@@ -20,7 +20,7 @@ from chat_tui.config import Settings
 from chat_tui.core import advisor
 from chat_tui.core.cache_doctor import Context, Diagnosis, Fingerprint, diagnose, fingerprint
 from chat_tui.core.conversation import Conversation, Exchange, Status
-from chat_tui.core.document_set import Loaded
+from chat_tui.core.document_set import PAGE_IMAGE_TOKENS, Loaded
 from chat_tui.core.documents import Document, estimate_tokens
 from chat_tui.core.faults import describe, host_of
 from chat_tui.core.keep_warm import KeepWarm
@@ -533,6 +533,9 @@ class ChatSession:
             return 0.0
         text = "".join(b.text for b in request.system) + "".join(m.text for m in request.messages)
         prompt = estimate_tokens(text)
+        if self.provider.kind == "anthropic":  # PDF pages are also read as images
+            prompt += sum(PAGE_IMAGE_TOKENS * (d.pages or 0) for d in self.conversation.documents
+                          if d.data is not None)  # fmt: skip
         prior = self._prior(self.provider.kind, host_of(self.provider.base_url))
         warm = self.cache_state().status in ("warm", "expiring")
         read = (prior.cached_tokens or 0) if warm and prior is not None else 0
