@@ -209,3 +209,24 @@ def test_ask_json_lists_the_documents(
         ("m.pdf", "pdf", 2), ("one.md", "text", None),
     ]  # fmt: skip
     assert all(d["tokens"] > 0 and d["tokens_estimated"] is False for d in docs)  # counted
+
+
+async def test_a_file_deleted_mid_session_is_uploaded_again_and_the_turn_still_answers(
+    loopback: LoopbackServer, files: LoopbackFiles, tmp_path: Path
+) -> None:
+    pdf = write_pdf(tmp_path / "spec.pdf", ["Page."])
+    with Store.open(tmp_path / "chat.db") as store:
+        session = _session(loopback, store, Wall())
+        session.add_documents(pdf)
+        await session.ask("One?", _sink)
+        files.forget("file_0001")  # deleted elsewhere (e.g. chat-tui files --delete)
+        loopback.enqueue(
+            Status(404, {"type": "error", "error": {
+                "type": "not_found_error", "message": "File not found: file_0001"}})
+        )  # fmt: skip
+        result = await session.ask("Two?", _sink)
+        assert result.status == "complete"
+        assert files.uploads == 2
+        assert _first_content(loopback)[0]["source"] == {"type": "file", "file_id": "file_0002"}
+        assert [e.status for e in session.conversation.exchanges] == ["complete", "complete"]
+        await session.aclose()

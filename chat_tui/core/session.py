@@ -315,7 +315,12 @@ class ChatSession:
         self._ensure_stored()
         if self.store is not None and self.conversation.id is not None:
             exchange.user_id = self.store.add_message(self.conversation.id, "user", text)
-        return await self._run(exchange, on_text, on_thinking)
+        result = await self._run(exchange, on_text, on_thinking)
+        if self.docs.stale_file(result.status, result.error_kind, result.error):
+            # An uploaded file the server no longer has: check the ids again (uploading
+            # what is gone) and ask once more; a turn never fails over a stale id.
+            return await self.retry(on_text, on_thinking) or result
+        return result
 
     async def retry(
         self, on_text: TextSink, on_thinking: TextSink | None = None

@@ -48,6 +48,7 @@ class DocumentShelf:
         self._checked: set[str] = set()  # file ids confirmed on the server this session
         self._files: AnthropicFiles | None = None
         self.upload_default = False  # --upload: every document through the Files API
+        self._rechecked = False  # a turn was just re-asked over a stale file id
 
     @property
     def documents(self) -> list[Document]:
@@ -205,6 +206,23 @@ class DocumentShelf:
                                               remote.size_bytes, now, remote.expires_at))  # fmt: skip
         self.notices.append(f"uploaded {doc.name} to the Files API ({remote.id})")
         return remote.id
+
+    def stale_file(self, status: str, kind: object, error: str | None) -> bool:
+        """True when a turn failed because the server does not know a file id it was sent
+        (deleted since this session checked it): the ids are then checked again on the next
+        request. Once a turn: a second failure is reported as it is."""
+        from chat_tui.providers.events import ErrorKind
+
+        ids = self.session.conversation.file_ids
+        if status != "failed" or kind != ErrorKind.BAD_REQUEST or not ids or self._rechecked:
+            self._rechecked = False
+            return False
+        text = (error or "").lower()
+        if "file" not in text:
+            return False
+        self._checked -= set(ids.values())
+        self._rechecked = True
+        return True
 
     async def aclose(self) -> None:
         files, self._files = self._files, None
