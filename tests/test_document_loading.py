@@ -137,3 +137,42 @@ def test_anthropic_limits_are_checked_before_sending(tmp_path: Path) -> None:
     with pytest.raises(DocumentError, match="over Anthropic's 32 MB a request; upload them"):
         check_anthropic_limits([huge], haiku)
     check_anthropic_limits([huge], haiku, uploaded={huge.sha256})  # by file id: no bytes
+
+
+def test_m008_gives_a_conversation_stored_with_one_document_that_document_as_its_set(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    from chat_tui.core.document_store import load_documents, save_documents
+    from chat_tui.core.migrations import MIGRATIONS, migrate
+    from chat_tui.core.storage import Store, StoredDocument
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    before = [m for m in MIGRATIONS if m.__name__ < "m008"]
+    migrate(conn, before)
+    conn.execute("INSERT INTO conversations (id, title, created_at, updated_at)"
+                 " VALUES (1, 'Old', 1.0, 1.0)")  # fmt: skip
+    conn.execute(
+        "INSERT INTO documents (sha256, name, path, text, size_bytes, encoding, loaded_at)"
+        " VALUES (?, 'spec.md', '/gone/spec.md', 'The spec.', 9, 'utf-8', 1.0)",
+        ("cd" * 32,),
+    )
+    conn.execute("UPDATE conversations SET document_sha256 = ? WHERE id = 1", ("cd" * 32,))
+    conn.close()
+    with Store.open(path) as store:
+        [doc] = load_documents(store, 1)
+        assert (doc.name, doc.text, doc.kind, doc.data) == ("spec.md", "The spec.", "text", None)
+        pdf = load_document(write_pdf(tmp_path / "m.pdf", ["Page one."]))
+        save_documents(store, 1, [doc, pdf])
+        again = load_documents(store, 1)
+        assert [d.name for d in again] == ["spec.md", "m.pdf"]
+        assert again[1].data == pdf.data and again[1].pages == 1
+        assert store.load_conversation(1).document == StoredDocument(
+            pdf.sha256, "m.pdf", str(pdf.path), pdf.text, pdf.size_bytes, "binary"
+        )  # the last document, for older readers
+        save_documents(store, 1, [pdf])  # spec.md is no longer used anywhere: collected
+        assert [d.name for d in load_documents(store, 1)] == ["m.pdf"]
+        with store._guard() as db:
+            assert db.execute("SELECT COUNT(*) FROM documents").fetchone() == (1,)
