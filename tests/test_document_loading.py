@@ -176,3 +176,20 @@ def test_m008_gives_a_conversation_stored_with_one_document_that_document_as_its
         assert [d.name for d in load_documents(store, 1)] == ["m.pdf"]
         with store._guard() as db:
             assert db.execute("SELECT COUNT(*) FROM documents").fetchone() == (1,)
+
+
+def test_deleting_a_conversation_deletes_its_document_set(tmp_path: Path) -> None:
+    from chat_tui.core.document_store import load_documents, save_documents
+    from chat_tui.core.storage import Store
+
+    pdf = load_document(write_pdf(tmp_path / "m.pdf", ["Page one."]))
+    with Store.open(tmp_path / "chat.db") as store:
+        keep, gone = store.create_conversation("keep"), store.create_conversation("gone")
+        save_documents(store, keep, [pdf])
+        save_documents(store, gone, [pdf])
+        store.delete_conversation(keep)
+        assert [d.data for d in load_documents(store, gone)] == [pdf.data]  # still used
+        store.delete_conversation(gone)
+        with store._guard() as db:
+            assert db.execute("SELECT COUNT(*) FROM documents").fetchone() == (0,)
+            assert db.execute("SELECT COUNT(*) FROM conversation_documents").fetchone() == (0,)
