@@ -33,7 +33,9 @@ Config file (``~/.config/chat-tui/config.toml``, or ``$CHAT_TUI_CONFIG``)::
     keep_warm_lead_s = 30           # how long before expiry a ping goes out
 
     [documents]
-    max_bytes = 5242880
+    max_bytes = 5242880             # the largest text file (PDFs: up to 100 MB)
+    max_files = 200                 # files taken from one folder
+    upload_bytes = 5242880          # Anthropic: larger documents go through the Files API
 
     [ui]
     theme = "chat-tui-dark"
@@ -144,6 +146,8 @@ class Settings:
     max_retries: int = 2
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     document_max_bytes: int = 5 * 1024 * 1024
+    document_max_files: int = 200
+    document_upload_bytes: int = 5 * 1024 * 1024
     theme: str | None = None
     show_panel: bool = True
     thinking: ThinkingMode = "off"
@@ -398,6 +402,10 @@ def _apply_file(s: Settings, data: dict[str, Any], path: Path) -> Settings:
         changes["document_max_bytes"] = _number(
             documents["max_bytes"], f"{where}: documents.max_bytes", int, 1
         )
+    for key, field_name in (("max_files", "document_max_files"),
+                            ("upload_bytes", "document_upload_bytes")):  # fmt: skip
+        if key in documents:
+            changes[field_name] = _number(documents[key], f"{where}: documents.{key}", int, 1)
     ui = _table(data, "ui", where)
     if "theme" in ui:
         changes["theme"] = str(ui["theme"])

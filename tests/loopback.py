@@ -162,6 +162,8 @@ class LoopbackServer:
         self.reject_diagnostics = False  # True: a 400 naming `diagnostics`, like a proxy
         self.anthropic_bodies: dict[str, dict[str, Any]] = {}  # message id → request body
         self.requests: list[RecordedRequest] = []
+        # Extra endpoints (e.g. tests/loopback_files.py): each may answer a request or pass.
+        self.routes: list[Callable[[RecordedRequest], Scripted | None]] = []
         self.sent_log: list[SentChunk] = []
         self.disconnects = 0
         self.base_url = ""
@@ -394,6 +396,9 @@ class LoopbackServer:
             return Status(200, {"input_tokens": total})
         if request.method == "POST" and request.path == "/v1/chat/completions":
             return self._openai_reply(body)
+        for route in self.routes:
+            if (answer := route(request)) is not None:
+                return answer
         return Status(404, None)
 
     def _error_body(self, request: RecordedRequest, code: int, message: str = "") -> dict[str, Any]:

@@ -157,10 +157,12 @@ async def test_ctrl_o_loads_a_document_and_shows_errors_inline(
         await pilot.pause()
         assert isinstance(app.screen, DocumentScreen)  # still open, error inline
         assert "nope.md" in str(app.screen.query_one("#doc-error").render())
-        field.value = str(tmp_path)
+        empty = tmp_path / "empty"
+        empty.mkdir()
+        field.value = str(empty)
         await pilot.press("enter")
         await pilot.pause()
-        assert "directory" in str(app.screen.query_one("#doc-error").render())
+        assert "no text files" in str(app.screen.query_one("#doc-error").render())
         field.value = str(doc)
         await pilot.press("enter")
         await settle(pilot)

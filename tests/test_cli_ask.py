@@ -192,7 +192,7 @@ def test_silent_provider_times_out(
     [
         (["   "], "the question is empty"),
         (["q", "--doc", "missing.md"], "missing.md"),
-        (["q", "--doc", "."], "directory"),
+        (["q", "--doc", "/dev/null"], "not a regular file"),
     ],
 )
 def test_usage_errors(

@@ -31,7 +31,7 @@ def test_no_document_single_uncached_system_block() -> None:
 
 
 def test_document_is_its_own_cached_block_after_the_instruction() -> None:
-    conv = Conversation(system_prompt="Be brief.", document=_doc())
+    conv = Conversation(system_prompt="Be brief.", documents=[_doc()])
     conv.ask("what is it?")
     req = conv.build_request("m", ttl="1h")
     assert len(req.system) == 2
@@ -42,7 +42,7 @@ def test_document_is_its_own_cached_block_after_the_instruction() -> None:
 
 
 def test_breakpoints_move_with_the_conversation() -> None:
-    conv = Conversation(system_prompt="s", document=_doc())
+    conv = Conversation(system_prompt="s", documents=[_doc()])
     _answered(conv, "q1", "a1")
     _answered(conv, "q2", "a2")
     conv.ask("q3")
@@ -75,12 +75,12 @@ def test_history_stays_valid_after_failures() -> None:
 
 
 def test_openai_gets_a_prompt_cache_key_from_the_prefix() -> None:
-    conv = Conversation(system_prompt="s", document=_doc())
+    conv = Conversation(system_prompt="s", documents=[_doc()])
     conv.ask("q")
     key = conv.build_request("m", provider="openai").cache_key
     assert key == f"chat-tui-{conv.prefix_hash()}"
     assert conv.build_request("m", provider="anthropic").cache_key is None
-    other = Conversation(system_prompt="s", document=_doc("Another document. " * 40))
+    other = Conversation(system_prompt="s", documents=[_doc("Another document. " * 40)])
     assert other.prefix_hash() != conv.prefix_hash()
 
 

@@ -31,7 +31,7 @@ __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "build_pa
 
 # Command name → module under chat_tui.cli. Add a command by adding its module here.
 COMMANDS: dict[str, str] = {
-    "ask": "ask", "batch": "batch", "cost": "cost", "usage": "usage",
+    "ask": "ask", "batch": "batch", "cost": "cost", "files": "files", "usage": "usage",
 }  # fmt: skip
 
 
@@ -78,6 +78,7 @@ def _run_tui(args: argparse.Namespace, settings: Any) -> int:
     from chat_tui.ui.app import make_app
 
     app = make_app(settings, doc=args.doc, resume=args.resume)
+    app.session.docs.upload_default = bool(getattr(args, "upload", False))
     app.run()
     return int(app.return_code or 0)
 

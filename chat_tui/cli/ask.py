@@ -59,11 +59,15 @@ async def _ask(args: argparse.Namespace, settings: Settings) -> int:
         settings, store=store, retry_hint="run the command again", budget_hint="--budget"
     )
     try:
-        if args.doc:
-            info = session.load_document(args.doc)
+        for path in args.doc or ():
+            loaded = session.add_documents(path, upload=getattr(args, "upload", False))
+            if loaded.summary:
+                _err(f"chat-tui: {loaded.summary}")
+        if session.documents:
             await session.count_document_tokens()
-            for warning in info.warnings:
-                _err(f"warning: {warning}")
+            for info in session.documents:
+                for warning in info.warnings:
+                    _err(f"warning: {warning}")
         out = sys.stdout
 
         def write(text: str) -> None:
@@ -86,7 +90,7 @@ async def _ask(args: argparse.Namespace, settings: Settings) -> int:
             return EXIT_FAILED
         if thinking is not None:
             thinking.end()
-        for notice in session.notices:
+        for notice in [*session.docs.notices, *session.notices]:
             _err(f"warning: {notice}")
         answer = session.conversation.last.answer if session.conversation.last else ""
         if answer and not answer.endswith("\n"):
@@ -135,6 +139,16 @@ def _report(args: argparse.Namespace, session: ChatSession, result: TurnResult) 
             "cache_missed_tokens": d.missed_tokens if d else None,
             "server_cache_miss_reason": d.server_reason if d else None,
             "error": result.error,
+            "documents": [
+                {
+                    "name": i.document.name,
+                    "kind": i.document.kind,
+                    "tokens": i.tokens,
+                    "tokens_estimated": not i.counted,
+                    "pages": i.document.pages,
+                }
+                for i in session.documents
+            ],
         }
         _err(json.dumps(payload))
         return

@@ -160,8 +160,15 @@ async def _submit(
     from chat_tui.cli.batch_view import prewarm_line, working
     from chat_tui.core.batch import BatchError, BatchSpec
     from chat_tui.core.batch_input import read_questions
-    from chat_tui.core.documents import load_document
+    from chat_tui.core.document_set import load_path
 
+    docs = tuple(
+        doc
+        for path in args.doc or ()
+        for doc in load_path(
+            path, max_bytes=settings.document_max_bytes, max_files=settings.document_max_files
+        ).documents
+    )
     questions = read_questions(args.target)
     if args.out and Path(args.out).expanduser().resolve() == questions.path.resolve():
         raise BatchError(f"--out {args.out} is the questions file; write the results elsewhere")
@@ -175,7 +182,7 @@ async def _submit(
             err(f"chat-tui batch: batch {previous.id} has no failed requests; nothing to resend")
             return EXIT_OK
         items = [q for q in items if q.id in failed]
-        given = [Path(d).name for d in args.doc or ()]
+        given = [d.name for d in docs]
         if given != previous.documents:
             sent = ", ".join(previous.documents) or "no documents"
             raise BatchError(
@@ -192,7 +199,6 @@ async def _submit(
     if kind not in ("anthropic", "openai"):
         raise BatchError("Ollama has no batch API: pass --provider anthropic or openai")
     provider = settings.provider_settings(kind, args.model)
-    docs = tuple(load_document(d, max_bytes=settings.document_max_bytes) for d in args.doc or ())
     spec = BatchSpec(
         questions=items,
         provider=provider,

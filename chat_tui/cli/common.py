@@ -29,7 +29,11 @@ def add_common(parser: argparse.ArgumentParser, *, command: bool = True) -> None
         help="provider to use (default: the first configured)")  # fmt: skip
     add("--model", help="model name (default: the provider's configured model)")
     add("--base-url", help="base URL of the provider (OpenAI-compatible: with /v1)")
-    add("--doc", metavar="FILE", help="reference document, sent as cached context")
+    add("--doc", metavar="PATH", action="append",
+        help="reference document: a text file, a PDF or a folder, sent as cached context "
+        "(repeatable)")  # fmt: skip
+    add("--upload", action="store_true",
+        help="Anthropic: send the documents through the Files API (uploaded once, reused)")  # fmt: skip
     add("--ttl", choices=["5m", "1h"], help="cache lifetime of the document")
     add("--api", choices=["responses", "chat"],
         help="OpenAI protocol (default: responses for api.openai.com)")  # fmt: skip

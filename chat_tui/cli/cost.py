@@ -40,7 +40,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from chat_tui.core.advisor import project
-    from chat_tui.core.documents import estimate_tokens, load_document
+    from chat_tui.core.document_set import estimate_document_tokens, load_path
+    from chat_tui.core.documents import estimate_tokens
     from chat_tui.core.models import lookup_model
     from chat_tui.providers.base import PROVIDER_KINDS
 
@@ -61,8 +62,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     model = args.model or settings.models[kind]
     estimated = False
     if args.doc is not None:
-        doc = load_document(args.doc, max_bytes=settings.document_max_bytes)
-        prompt = estimate_tokens(settings.system_prompt) + estimate_tokens(doc.text)
+        prompt = estimate_tokens(settings.system_prompt)
+        for path in args.doc:
+            loaded = load_path(path, max_bytes=settings.document_max_bytes,
+                               max_files=settings.document_max_files)  # fmt: skip
+            prompt += sum(estimate_document_tokens(d, kind) for d in loaded.documents)
         estimated = True
     else:
         prompt = args.prompt_tokens

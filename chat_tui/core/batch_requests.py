@@ -8,7 +8,6 @@ cached prefix: the system prompt, then the documents, with the cache breakpoint 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -39,24 +38,9 @@ LIMITS: dict[str, BatchLimits] = {
 }
 
 
-def combined_document(docs: Sequence[Document]) -> Document | None:
-    """One document for the conversation: the only one, or several, each under its name."""
-    if len(docs) <= 1:
-        return docs[0] if docs else None
-    text = "\n\n".join(f"=== {d.name} ===\n{d.text}" for d in docs)
-    return Document(
-        path=docs[0].path,
-        name=" + ".join(d.name for d in docs),
-        text=text,
-        size_bytes=sum(d.size_bytes for d in docs),
-        sha256=hashlib.sha256(text.encode()).hexdigest(),
-        encoding="utf-8",
-    )
-
-
 def prefix_conversation(system_prompt: str, documents: Sequence[Document]) -> Conversation:
     """The conversation every question of a batch starts from: the shared prefix."""
-    return Conversation(system_prompt=system_prompt, document=combined_document(documents))
+    return Conversation(system_prompt=system_prompt, documents=list(documents))
 
 
 def batch_request(
@@ -65,7 +49,7 @@ def batch_request(
     """The request for one question, built as a chat's first question is, so the prefix is byte
     for byte a chat's. The question's own cache breakpoint is dropped: each question is asked
     once, and writing it to the cache would cost the write premium for nothing."""
-    conversation = Conversation(system_prompt=prefix.system_prompt, document=prefix.document)
+    conversation = Conversation(system_prompt=prefix.system_prompt, documents=prefix.documents)
     conversation.ask(question)
     request = conversation.build_request(model, ttl=ttl, max_tokens=max_tokens, provider=kind)
     return replace(request, messages=tuple(replace(m, cache=False) for m in request.messages))

@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from chat_tui.core.models import ModelInfo
 from chat_tui.core.pricing import format_usd
-from chat_tui.providers.events import CacheDiagnosis, ChatRequest, Usage
+from chat_tui.providers.events import CacheDiagnosis, ChatRequest, SystemBlock, Usage
 
 CacheStatus = Literal["hit", "partial", "write", "none", "unknown"]
 CACHE_STATUSES: tuple[CacheStatus, ...] = ("hit", "partial", "write", "none", "unknown")
@@ -54,6 +54,17 @@ _SERVER_NON_VERDICTS = (
 
 def part_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _document_hash(block: SystemBlock) -> str:
+    """A document block's text, and for a PDF its bytes or uploaded file id (either changes
+    what Anthropic reads, and so the cached prefix)."""
+    part = block.document
+    if part is None or (part.data is None and part.file_id is None):
+        return part_hash(block.text)
+    digest = hashlib.sha256(block.text.encode("utf-8"))
+    digest.update(b"\x00" + (part.data or b"") + b"\x00" + (part.file_id or "").encode())
+    return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -130,7 +141,7 @@ def fingerprint(
     """The fingerprint of ``request`` as it is about to be sent."""
     system = [b.text for b in request.system if not b.label.startswith("document:")]
     documents = tuple(
-        (b.label.removeprefix("document:"), part_hash(b.text))
+        (b.label.removeprefix("document:"), _document_hash(b))
         for b in request.system
         if b.label.startswith("document:")
     )

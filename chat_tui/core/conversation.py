@@ -1,8 +1,10 @@
 """The conversation and the request built from it, with its cache breakpoints.
 
-Breakpoints (Anthropic allows four; we use at most three):
+Breakpoints (Anthropic allows four; we use at most three, the tools' one makes four):
 
-1. the reference document, its own system block after a short instruction block;
+1. the last reference document: each document is its own block after a short instruction
+   block, in load order (for Anthropic, PDFs and uploads go as ``document`` blocks at the start
+   of the first user message, and then every document does, still in order);
 2. the previous user message, which the last turn wrote to the cache, so this turn reads the
    whole earlier conversation from the cache;
 3. the latest user message, which writes the cache for the next turn.
@@ -33,6 +35,7 @@ from chat_tui.providers.events import (
     THINKING_PARTS,
     CacheTTL,
     ChatRequest,
+    DocumentPart,
     Message,
     Part,
     SystemBlock,
@@ -103,9 +106,11 @@ class Exchange:
 class Conversation:
     system_prompt: str
     exchanges: list[Exchange] = field(default_factory=list)
-    document: Document | None = None
+    documents: list[Document] = field(default_factory=list)
     title: str = "New conversation"
     id: int | None = None
+    # sha256 → Files API id, for documents uploaded to this conversation's provider.
+    file_ids: dict[str, str] = field(default_factory=dict, compare=False)
 
     def ask(self, text: str) -> Exchange:
         exchange = Exchange(user=text)
@@ -119,16 +124,27 @@ class Conversation:
         return self.exchanges[-1] if self.exchanges else None
 
     def system_blocks(self) -> tuple[SystemBlock, ...]:
-        if self.document is None:
-            return (SystemBlock(self.system_prompt),)
-        doc = self.document
-        header = f'<document name="{doc.name}">\n'
-        return (
-            SystemBlock(self.system_prompt),
-            SystemBlock(
-                header + doc.text + "\n</document>", cache=True, label=f"document:{doc.name}"
-            ),
-        )
+        """The instruction, then each document as its own block in load order; the cache
+        breakpoint sits on the last document, so the whole set is one cached prefix. Each
+        block carries its document as a part: PDF bytes, or the Files API id in
+        ``file_ids`` (by sha256), for providers that take document blocks."""
+        blocks = [SystemBlock(self.system_prompt)]
+        last = len(self.documents) - 1
+        for i, doc in enumerate(self.documents):
+            file_id = self.file_ids.get(doc.sha256)
+            part = DocumentPart(
+                doc.name, doc.media_type, text=None if doc.data is not None else doc.text,
+                data=None if file_id else doc.data, file_id=file_id,
+            )  # fmt: skip
+            body = f'<document name="{doc.name}">\n{doc.text}\n</document>'
+            blocks.append(SystemBlock(body, cache=i == last, label=f"document:{doc.name}",
+                                      document=part))  # fmt: skip
+        return tuple(blocks)
+
+    @property
+    def document(self) -> Document | None:
+        """The last document loaded (None: none)."""
+        return self.documents[-1] if self.documents else None
 
     def prefix_hash(self) -> str:
         """Identifies the cached system prefix (instruction + document)."""
@@ -136,6 +152,9 @@ class Conversation:
         for block in self.system_blocks():
             digest.update(block.text.encode("utf-8"))
             digest.update(b"\x00")
+        for doc in self.documents:
+            if doc.data is not None:  # a PDF: its bytes, not only the text extracted
+                digest.update(doc.sha256.encode())
         return digest.hexdigest()[:16]
 
     def history_messages(self, provider: str = "", model: str = "") -> list[Message]:
@@ -187,8 +206,8 @@ class Conversation:
         from chat_tui.core.sanitize import clean_text
 
         lines = [f"# {clean_text(self.title)}", ""]
-        if self.document is not None:
-            lines += [f"_Reference document: {clean_text(self.document.name)}_", ""]
+        for doc in self.documents:
+            lines += [f"_Reference document: {clean_text(doc.name)}_", ""]
         for ex in self.exchanges:
             lines += ["## You", "", clean_text(ex.user), ""]
             if ex.answer or ex.status != "pending":

@@ -7,7 +7,7 @@ import hashlib
 import math
 import re
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from chat_tui.core.models import ModelInfo
@@ -44,7 +44,12 @@ _CJK = re.compile(
 class Document:
     """A loaded document. ``text`` has LF line endings and no BOM; ``sha256`` is of that text
     (UTF-8), so it identifies what the model sees; ``size_bytes`` is the file's size on disk;
-    ``encoding`` is the codec used: utf-8, utf-8-sig, utf-16, utf-32 or cp1252."""
+    ``encoding`` is the codec used: utf-8, utf-8-sig, utf-16, utf-32 or cp1252.
+
+    A PDF (``media_type`` application/pdf) also has its bytes in ``data``, its page count in
+    ``pages`` and, as ``text``, the text pypdf extracted with the pages marked; its ``sha256``
+    is of the bytes. ``source`` names the folder a document came from ("" for a single file);
+    ``upload`` asks for the provider's Files API (``--upload``)."""
 
     path: Path
     name: str
@@ -52,6 +57,16 @@ class Document:
     size_bytes: int
     sha256: str
     encoding: str
+    media_type: str = "text/plain"
+    data: bytes | None = field(default=None, repr=False, compare=False)
+    pages: int | None = None
+    source: str = ""
+    upload: bool = False
+
+    @property
+    def kind(self) -> str:
+        """ "pdf" or "text" (what ``ask --json`` reports)."""
+        return "pdf" if self.media_type == "application/pdf" else "text"
 
 
 def load_document(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:
@@ -60,6 +75,10 @@ def load_document(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Do
     with contextlib.suppress(RuntimeError):  # RuntimeError: no home directory for "~"
         p = p.expanduser()
     shown = _shown(p)
+    if p.suffix.lower() == ".pdf":
+        from chat_tui.core.pdf import load_pdf
+
+        return load_pdf(p, shown)
     data = _read(p, shown, max_bytes)
     if not data:
         raise DocumentError(f"{shown} is empty; choose a file with some text in it")
@@ -125,10 +144,18 @@ def _ollama_context(tokens: int) -> int:
     return max(8192, 1 << math.ceil(math.log2(tokens * 1.25 + 2048)))
 
 
+def shown_path(p: Path) -> str:
+    return _shown(p)
+
+
 def _shown(p: Path) -> str:
     """The path for a one-line message: control characters masked, quoted if it has spaces."""
     s = _ANY_CONTROL.sub("?", str(p))
     return f'"{s}"' if " " in s else s
+
+
+def read_file(p: Path, shown: str, max_bytes: int) -> bytes:
+    return _read(p, shown, max_bytes)
 
 
 def _read(p: Path, shown: str, max_bytes: int) -> bytes:
@@ -168,8 +195,7 @@ def _mb(n: int) -> str:
 
 def _decode(data: bytes, shown: str) -> tuple[str, str]:
     binary = DocumentError(
-        f"{shown} looks like a binary file, not text; convert it to plain text first "
-        "(e.g. pdftotext for a PDF)"
+        f"{shown} looks like a binary file, not text; convert it to plain text first"
     )
     not_utf8 = DocumentError(f"{shown} is not UTF-8 text; convert it with iconv -t UTF-8")
     for bom, codec in _BOMS:

@@ -357,3 +357,44 @@ def m006_batches(db: sqlite3.Connection) -> None:
             UNIQUE (job_id, custom_id)
         )"""
     )
+
+
+@migration
+def m008_documents(db: sqlite3.Connection) -> None:
+    """Document sets and uploads. A conversation has an ordered list of documents
+    (``conversation_documents``: its name and path as loaded); a PDF is stored with its bytes
+    (``data``), media type and page count beside the text extracted. ``uploads`` remembers
+    each document uploaded to a provider's Files API, by sha256 and host, with its expiry.
+    Conversations that had one document get it as their set."""
+    db.execute("ALTER TABLE documents ADD COLUMN media_type TEXT NOT NULL DEFAULT 'text/plain'")
+    db.execute("ALTER TABLE documents ADD COLUMN data BLOB")
+    db.execute("ALTER TABLE documents ADD COLUMN pages INTEGER")
+    db.execute(
+        """CREATE TABLE conversation_documents (
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            sha256 TEXT NOT NULL REFERENCES documents(sha256),
+            name TEXT NOT NULL,
+            path TEXT,
+            source TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (conversation_id, seq)
+        )"""
+    )
+    db.execute("CREATE INDEX conversation_documents_by_sha ON conversation_documents (sha256)")
+    db.execute(
+        "INSERT INTO conversation_documents (conversation_id, seq, sha256, name, path)"
+        " SELECT c.id, 0, d.sha256, d.name, d.path FROM conversations c"
+        " JOIN documents d ON d.sha256 = c.document_sha256"
+    )
+    db.execute(
+        """CREATE TABLE uploads (
+            host TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            file_id TEXT NOT NULL,
+            filename TEXT NOT NULL,
+            size_bytes INTEGER NOT NULL,
+            uploaded_at REAL NOT NULL,
+            expires_at REAL,
+            PRIMARY KEY (host, sha256)
+        )"""
+    )

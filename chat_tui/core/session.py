@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,12 +20,8 @@ from chat_tui.config import Settings
 from chat_tui.core import advisor
 from chat_tui.core.cache_doctor import Context, Diagnosis, Fingerprint, diagnose, fingerprint
 from chat_tui.core.conversation import Conversation, Exchange, Status
-from chat_tui.core.documents import (
-    Document,
-    document_warnings,
-    estimate_tokens,
-    load_document,
-)
+from chat_tui.core.document_set import PAGE_IMAGE_TOKENS, Loaded
+from chat_tui.core.documents import Document, estimate_tokens
 from chat_tui.core.faults import describe, host_of
 from chat_tui.core.keep_warm import KeepWarm
 from chat_tui.core.mcp import McpManager, schema_tokens
@@ -35,6 +31,7 @@ from chat_tui.core.observer import RequestObserver, observer_for, request_record
 from chat_tui.core.parts import AnswerParts
 from chat_tui.core.pricing import Cost
 from chat_tui.core.sanitize import clean_text
+from chat_tui.core.session_documents import DocumentInfo, DocumentShelf
 from chat_tui.core.thinking import more_tokens, resolve, stop_note
 from chat_tui.core.tool_rounds import run_rounds
 from chat_tui.core.tool_turn import ToolView
@@ -52,7 +49,6 @@ from chat_tui.providers.events import (
     CacheTTL,
     ChatRequest,
     ErrorKind,
-    Message,
     Part,
     PartDone,
     ProviderError,
@@ -95,14 +91,6 @@ class TurnResult:
     rounds: tuple[TurnMetrics, ...] = ()
 
 
-@dataclass
-class DocumentInfo:
-    document: Document
-    tokens: int
-    counted: bool = False  # True when the provider counted it, False for a local estimate
-    warnings: list[str] = field(default_factory=list)
-
-
 class ChatSession:
     def __init__(
         self,
@@ -132,7 +120,7 @@ class ChatSession:
         self.thinking_budget: int | None = settings.thinking_budget
         self._retry_max_tokens: int | None = None  # set by a retry after a max_tokens cut
         self.conversation = Conversation(system_prompt=settings.system_prompt)
-        self.document: DocumentInfo | None = None
+        self.docs = DocumentShelf(self)
         self.turns: list[TurnMetrics] = []
         self.session_cost = Cost(0.0, 0.0)
         self.spent_usd = 0.0  # known costs this session (turns and pings): what the cap counts
@@ -261,6 +249,7 @@ class ChatSession:
             with contextlib.suppress(Exception):
                 await client.aclose()
         self._providers.clear()
+        await self.docs.aclose()
 
     # -- cache clock ---------------------------------------------------------------------
 
@@ -289,75 +278,53 @@ class ChatSession:
 
     # -- the reference document ----------------------------------------------------------
 
-    def load_document(self, path: str | Path) -> DocumentInfo:
-        """Load, validate and attach a document (replacing any other). Raises DocumentError."""
-        doc = load_document(path, max_bytes=self.settings.document_max_bytes)
-        return self.set_document(doc)
+    @property
+    def document(self) -> DocumentInfo | None:
+        """The last document loaded (None: none); ``docs.items`` has them all."""
+        return self.docs.items[-1] if self.docs.items else None
 
-    def set_document(self, doc: Document) -> DocumentInfo:
-        self.conversation.document = doc
-        self.document = DocumentInfo(doc, estimate_tokens(doc.text))
-        self._refresh_document_warnings()
-        self._persist_document()
+    @property
+    def documents(self) -> list[DocumentInfo]:
+        return self.docs.items
+
+    def load_document(self, path: str | Path, *, upload: bool = False) -> DocumentInfo:
+        """Load a file or folder and add it to the document set. Raises DocumentError."""
+        self.add_documents(path, upload=upload)
+        assert self.document is not None
         return self.document
 
+    def add_documents(self, path: str | Path, *, upload: bool = False) -> Loaded:
+        """Load a file or folder into the set; ``.summary`` says what a folder gave."""
+        return self.docs.add(path, upload=upload)
+
+    def set_document(self, doc: Document) -> DocumentInfo:
+        self.docs.set([doc])
+        assert self.document is not None
+        return self.document
+
+    def remove_document(self, index: int) -> Document:
+        return self.docs.remove(index)
+
     def clear_document(self) -> None:
-        self.conversation.document = None
-        self.document = None
-        self._persist_document()
+        self.docs.clear()
 
     async def count_document_tokens(self) -> DocumentInfo | None:
-        """Replace the local estimate with the provider's count where it has one."""
-        info = self.document
-        if info is None:
-            return None
-        request = ChatRequest(
-            model=self.model,
-            system=self.conversation.system_blocks(),
-            messages=(Message.of("user", "."),),
-        )
-        try:
-            client = await self.provider_client()
-            counted = await client.count_tokens(request)
-        except Exception:
-            counted = None
-        if counted is not None and self.document is info:
-            info.tokens, info.counted = counted, True
-            self._refresh_document_warnings()
-        return info
+        """Replace the local estimates with the provider's counts where it has them."""
+        await self.docs.count()
+        return self.document
 
     def _refresh_document_warnings(self) -> None:
-        if self.document is not None:
-            # The cached prefix is the tools, the instruction and the document together.
-            self.document.warnings = document_warnings(
-                self.document.tokens + self.tool_tokens(), self.model_info(),
-                provider=self.provider.kind,
-            )  # fmt: skip
-            if not self.document.document.encoding.startswith("utf"):
-                self.document.warnings.insert(
-                    0, f"decoded as {self.document.document.encoding}, not UTF-8"
-                )
+        self.docs.refresh()
 
     def _persist_document(self) -> None:
-        if self.store is None or self.conversation.id is None:
-            return
-        from chat_tui.core.storage import StoredDocument
-
-        doc = self.conversation.document
-        stored = None
-        if doc is not None:
-            stored = StoredDocument(
-                sha256=doc.sha256, name=doc.name, path=str(doc.path), text=doc.text,
-                size_bytes=doc.size_bytes, encoding=doc.encoding,
-            )  # fmt: skip
-        self.store.set_document(self.conversation.id, stored)
+        self.docs.persist()
 
     # -- conversations -------------------------------------------------------------------
 
     def new_conversation(self) -> None:
         """Start afresh, keeping the provider, model and document."""
-        doc = self.conversation.document
-        self.conversation = Conversation(system_prompt=self.settings.system_prompt, document=doc)
+        docs = self.conversation.documents
+        self.conversation = Conversation(system_prompt=self.settings.system_prompt, documents=docs)
         self.turns = []
         self.session_cost = Cost(0.0, 0.0)
 
@@ -369,15 +336,9 @@ class ChatSession:
         self.turns = []
         cost, uncached = self.store.session_totals(conv_id)
         self.session_cost = Cost(cost, uncached)
-        notices: list[str] = []
-        self.document = None
-        if stored.document is not None:
-            doc = self.conversation.document
-            assert doc is not None
-            self.document = DocumentInfo(doc, estimate_tokens(doc.text))
-            self._refresh_document_warnings()
-            notices.append(_document_drift(stored.document.path, doc.sha256, doc.name))
-        return [n for n in notices if n]
+        from chat_tui.core.document_store import load_documents
+
+        return self.docs.restore(load_documents(self.store, conv_id))
 
     def _ensure_stored(self) -> None:
         if self.store is None or self.conversation.id is not None:
@@ -399,7 +360,12 @@ class ChatSession:
         self._ensure_stored()
         if self.store is not None and self.conversation.id is not None:
             exchange.user_id = self.store.add_message(self.conversation.id, "user", text)
-        return await self._run(exchange, on_text, on_thinking, tools)
+        result = await self._run(exchange, on_text, on_thinking, tools)
+        if self.docs.stale_file(result.status, result.error_kind, result.error):
+            # An uploaded file the server no longer has: check the ids again (uploading
+            # what is gone) and ask once more; a turn never fails over a stale id.
+            return await self.retry(on_text, on_thinking, tools) or result
+        return result
 
     async def retry(
         self, on_text: TextSink, on_thinking: TextSink | None = None,
@@ -445,8 +411,9 @@ class ChatSession:
         """One request of the turn and its stream."""
         provider = self.provider
         try:
+            await self.docs.before_turn()  # limits, Files API ids
             request = self._request(max_tokens=max_tokens)
-        except ChatTuiError as exc:  # a thinking setting the API would reject: nothing is sent
+        except ChatTuiError as exc:  # a thinking setting or document the API would reject
             exchange.status, exchange.note = "failed", str(exc)
             raise
         prior = self._prior(provider.kind, host_of(provider.base_url))
@@ -637,6 +604,9 @@ class ChatSession:
             return 0.0
         text = "".join(b.text for b in request.system) + "".join(m.text for m in request.messages)
         prompt = estimate_tokens(text) + schema_tokens(request.tools)
+        if self.provider.kind == "anthropic":  # PDF pages are also read as images
+            prompt += sum(PAGE_IMAGE_TOKENS * (d.pages or 0) for d in self.conversation.documents
+                          if d.data is not None)  # fmt: skip
         prior = self._prior(self.provider.kind, host_of(self.provider.base_url))
         warm = self.cache_state().status in ("warm", "expiring")
         read = (prior.cached_tokens or 0) if warm and prior is not None else 0
@@ -701,9 +671,9 @@ class ChatSession:
             return prompt, min(cached, prompt) or prompt, False
         prefix = estimate_tokens(self.conversation.system_prompt)
         counted = False
-        if self.document is not None:
-            prefix += self.document.tokens
-            counted = self.document.counted
+        if self.docs.items:
+            prefix += self.docs.total
+            counted = all(i.counted for i in self.docs.items)
         return prefix, prefix, not counted
 
     # -- keep-warm --------------------------------------------------------------------------
@@ -899,14 +869,7 @@ def _turn_record(
 
 
 def _conversation_from(stored: StoredConversation, system_prompt: str) -> Conversation:
-    doc = None
-    if stored.document is not None:
-        d = stored.document
-        doc = Document(
-            path=Path(d.path or d.name), name=d.name, text=d.text, size_bytes=d.size_bytes,
-            sha256=d.sha256, encoding=d.encoding,
-        )  # fmt: skip
-    conv = Conversation(system_prompt=system_prompt, document=doc, title=stored.title, id=stored.id)
+    conv = Conversation(system_prompt=system_prompt, title=stored.title, id=stored.id)
     pending: Exchange | None = None
     for msg in stored.messages:
         if msg.role == "user":
@@ -930,18 +893,3 @@ def _status(stored: str) -> Status:
     """A stored status as the conversation knows it; a leftover 'streaming' was cut off."""
     known: tuple[Status, ...] = ("complete", "stopped", "interrupted", "failed")
     return next((s for s in known if s == stored), "interrupted")
-
-
-def _document_drift(path: str | None, sha256: str, name: str) -> str:
-    """Say when the file a stored document came from has changed or gone since."""
-    if not path:
-        return ""
-    try:
-        current = load_document(path, max_bytes=1 << 62)
-    except ChatTuiError:
-        return (
-            f"{name}: the file is gone or unreadable; using the copy stored with this conversation"
-        )
-    if current.sha256 == sha256:
-        return ""
-    return f"{name} has changed on disk since; using the stored copy (ctrl+o reloads it)"

@@ -545,6 +545,8 @@ def _collect_documents(db: sqlite3.Connection) -> None:
     db.execute(
         "DELETE FROM documents WHERE"
         " NOT EXISTS (SELECT 1 FROM conversations c WHERE c.document_sha256 = documents.sha256)"
+        " AND NOT EXISTS (SELECT 1 FROM conversation_documents s"
+        " WHERE s.sha256 = documents.sha256)"
         " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.document_sha256 = documents.sha256)"
     )
 

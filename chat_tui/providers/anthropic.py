@@ -106,8 +106,17 @@ def build_params(request: ChatRequest) -> dict[str, Any]:
     control = {"type": "ephemeral", "ttl": request.cache_ttl}
     system_marks, message_marks = cache_marks(request)
     system: list[dict[str, Any]] = []
+    documents: list[dict[str, Any]] = []  # sent as document blocks, first in the first message
+    as_blocks = any(
+        b.document is not None and (b.document.data is not None or b.document.file_id is not None)
+        for b in request.system
+    )
     for i, block in enumerate(request.system):
-        if block.text:
+        if as_blocks and block.document is not None:
+            documents.append(_document_block(block.document))
+            if i in system_marks:
+                documents[-1]["cache_control"] = control
+        elif block.text:
             system.append({"type": "text", "text": block.text})
             if i in system_marks:
                 system[-1]["cache_control"] = control
@@ -123,6 +132,8 @@ def build_params(request: ChatRequest) -> dict[str, Any]:
                     block["cache_control"] = control
                     break
         messages.append({"role": message.role, "content": content})
+    if documents and messages:
+        messages[0]["content"] = [*documents, *messages[0]["content"]]
     params: dict[str, Any] = {
         "model": request.model,
         "max_tokens": request.max_tokens,
@@ -145,6 +156,17 @@ def tool_params(request: ChatRequest, control: dict[str, str]) -> list[dict[str,
     ]
     tools[-1]["cache_control"] = control
     return tools
+
+
+FILES_BETA = "files-api-2025-04-14"
+
+
+def with_files_beta(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with the Files API beta header when a document refers to an uploaded file."""
+    content = params["messages"][0]["content"] if params.get("messages") else []
+    if any(b.get("type") == "document" and b["source"].get("type") == "file" for b in content):
+        params["extra_headers"] = {"anthropic-beta": FILES_BETA}
+    return params
 
 
 def thinking_params(thinking: Thinking) -> dict[str, Any]:
@@ -332,7 +354,7 @@ class AnthropicProvider:
         if not self.settings.api_key:
             yield self._no_key()
             return
-        params = build_params(request)
+        params = with_files_beta(build_params(request))
         host = self._where
         if request.previous_response_id and host not in DIAGNOSTICS_REJECTED:
             params["diagnostics"] = {"previous_message_id": request.previous_response_id}
@@ -438,7 +460,7 @@ class AnthropicProvider:
     async def count_tokens(self, request: ChatRequest) -> int | None:
         if not self.settings.api_key:
             return None
-        params = build_params(request)
+        params = with_files_beta(build_params(request))
         params.pop("max_tokens")
         try:
             result = await self._get_client().messages.count_tokens(**params)

@@ -29,11 +29,14 @@ TTL_SECONDS: dict[str, int] = {"5m": 300, "1h": 3600}
 class SystemBlock:
     """One block of system prompt. ``cache`` marks a cache breakpoint after this block.
     ``label`` says what the block is, for diagnostics: "" for the instruction,
-    ``document:NAME`` for a reference document."""
+    ``document:NAME`` for a reference document. ``document`` is that document as a part
+    (text, PDF bytes or an uploaded file's id) for providers that take document blocks
+    (Anthropic); the others read ``text`` (a PDF's extracted text, pages marked)."""
 
     text: str
     cache: bool = False
     label: str = ""
+    document: DocumentPart | None = None
 
 
 # -- message parts ---------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -46,7 +46,7 @@ class ChatApp(App[int]):
         session: ChatSession,
         *,
         prefs: Prefs | None = None,
-        doc: str | None = None,
+        doc: str | Sequence[str] | None = None,
         resume: bool = False,
         notices: Iterable[str] = (),
     ) -> None:

@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import importlib
-from collections.abc import Awaitable, Callable, Iterable
-from pathlib import Path
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -24,8 +23,10 @@ from textual.timer import Timer
 from textual.widgets import Header, Static
 from textual.worker import Worker, WorkerState
 
+from chat_tui.core.document_set import Loaded, estimate_document_tokens
 from chat_tui.core.faults import host_of
 from chat_tui.core.session import ChatSession, TurnResult
+from chat_tui.core.session_documents import DocumentInfo
 from chat_tui.core.thinking import stop_note
 from chat_tui.errors import ChatTuiError
 from chat_tui.ui.screens.conversations import ConversationsScreen
@@ -98,7 +99,7 @@ class ChatScreen(Screen[None]):
         prefs: Prefs,
         *,
         show_panel: bool = True,
-        doc: str | None = None,
+        doc: str | Sequence[str] | None = None,
         resume: bool = False,
         notices: Iterable[str] = (),
     ) -> None:
@@ -159,7 +160,7 @@ class ChatScreen(Screen[None]):
                 "they are marked interrupted", severity="warning",
             )  # fmt: skip
         if self._doc:
-            self._load_document_now(self._doc)
+            self.load_documents([self._doc] if isinstance(self._doc, str) else list(self._doc))
         self.refresh_panel()
         # After the first frame: check the setup. Once the key bar is drawn (the whole first
         # screen): import the SDK off the event loop. Its thread competes with the first
@@ -172,26 +173,36 @@ class ChatScreen(Screen[None]):
         self.set_timer(WARM_UP_AFTER_S, self._first_warm_up)
         self.started = True
 
-    def _load_document_now(self, path: str) -> None:
-        try:
-            self.session.load_document(path)
-        except ChatTuiError as exc:
-            self.pane.add_notice(str(exc), severity="error")
-        else:
-            self._document_loaded()
+    @work(group="documents", exit_on_error=False)
+    async def load_documents(self, paths: list[str]) -> None:
+        """``--doc`` paths, read in a thread (a long PDF's text extraction takes a while) so the
+        first frame does not wait; added to the set in order."""
+        for path in paths:
+            try:
+                loaded = await asyncio.to_thread(self.session.docs.read, path)
+                self.session.docs.add_loaded(loaded)
+            except ChatTuiError as exc:
+                self.pane.add_notice(str(exc), severity="error")
+            else:
+                self._document_loaded(loaded, count=False)
+        self.count_tokens()  # once, for the whole set
 
-    def _document_loaded(self) -> None:
-        info = self.session.document
-        if info is None:
-            return
-        self.pane.add_notice(
-            f"Loaded {info.document.name} ({info.tokens:,} tokens, estimated) as cached "
-            "context: the cache is cold until the next turn writes it"
-        )
-        for warning in info.warnings:
-            self.pane.add_notice(warning, severity="warning")
+    def _document_loaded(self, loaded: Loaded | None, *, count: bool = True) -> None:
+        """Say what was loaded (a folder: what it took and skipped), then the warnings."""
+        if loaded is not None and loaded.documents:
+            docs = loaded.documents
+            what = loaded.summary or docs[0].name
+            tokens = sum(estimate_document_tokens(d, self.session.provider.kind) for d in docs)
+            self.pane.add_notice(
+                f"Loaded {what} ({tokens:,} tokens, estimated) as cached context: the "
+                "cache is cold until the next turn writes it"
+            )
+        for info in self.session.documents:
+            for warning in info.warnings:
+                self.pane.add_notice(warning, severity="warning")
         self.refresh_panel()
-        self.count_tokens()
+        if count:
+            self.count_tokens()
 
     @property
     def streaming(self) -> bool:
@@ -211,19 +222,15 @@ class ChatScreen(Screen[None]):
 
     def refresh_panel(self) -> None:
         s = self.session
-        doc = None
-        if s.document is not None:
-            d = s.document
-            doc = PanelDocument(
-                name=d.document.name, size_bytes=d.document.size_bytes, tokens=d.tokens,
-                counted=d.counted, warnings=tuple(d.warnings),
-            )  # fmt: skip
+        docs = panel_documents(s.documents)
+        doc = docs[-1] if docs else None
         self.panel.update_data(
             PanelData(
                 provider_label=s.provider.label,
                 model=s.model,
                 host=host_of(s.provider.base_url),
                 document=doc,
+                documents=docs,
                 last=s.turns[-1] if s.turns else None,
                 session_cost=s.session_cost,
                 ttft_history=tuple(t.ttft_s for t in s.turns),
@@ -377,11 +384,12 @@ class ChatScreen(Screen[None]):
         self.warm_up()
 
     def action_load_document(self) -> None:
-        def loaded(path: Path | None) -> None:
-            if path is not None:
-                self._document_loaded()
+        def closed(changed: bool | None) -> None:
+            if changed:
+                self._document_loaded(screen.last_loaded)
 
-        self.app.push_screen(DocumentScreen(self.session.load_document), loaded)
+        screen = DocumentScreen(self.session)
+        self.app.push_screen(screen, closed)
 
     async def action_new_conversation(self) -> None:
         self.action_stop()
@@ -518,3 +526,28 @@ class ChatScreen(Screen[None]):
         setup, self._setup = self._setup, None
         if setup is not None:
             setup.remove()
+
+
+def panel_documents(items: list[DocumentInfo]) -> tuple[PanelDocument, ...]:
+    """The panel's entries: each document, a folder's files as one entry."""
+    entries: list[PanelDocument] = []
+    folders: dict[str, int] = {}
+    for info in items:
+        d = info.document
+        if d.source:
+            if d.source in folders:
+                i = folders[d.source]
+                e = entries[i]
+                entries[i] = PanelDocument(
+                    e.name, e.size_bytes + d.size_bytes, e.tokens + info.tokens,
+                    e.counted and info.counted, e.warnings + tuple(info.warnings),
+                    files=(e.files or 0) + 1,
+                )  # fmt: skip
+                continue
+            folders[d.source] = len(entries)
+            entries.append(PanelDocument(f"{d.source}/", d.size_bytes, info.tokens, info.counted,
+                                         tuple(info.warnings), files=1))  # fmt: skip
+            continue
+        entries.append(PanelDocument(d.name, d.size_bytes, info.tokens, info.counted,
+                                     tuple(info.warnings), pages=d.pages))  # fmt: skip
+    return tuple(entries)

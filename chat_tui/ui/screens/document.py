@@ -1,11 +1,12 @@
-"""ctrl+o: load a reference document. A path input with completion (tab or →) and a file
-tree; the path is validated with the core loader and errors are shown inline, one line."""
+"""ctrl+o: the reference documents. The list of those loaded (delete removes one), a path
+input with completion (tab or →) and a file tree to add one; the path is validated with the
+core loader and errors are shown inline, one line."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
@@ -14,9 +15,15 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.suggester import Suggester
-from textual.widgets import DirectoryTree, Input, Label, Static
+from textual.widgets import DirectoryTree, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
 
 from chat_tui.errors import DocumentError
+
+if TYPE_CHECKING:
+    from chat_tui.core.document_set import Loaded
+    from chat_tui.core.session import ChatSession
+    from chat_tui.core.session_documents import DocumentInfo
 
 
 class PathSuggester(Suggester):
@@ -42,9 +49,10 @@ class PathSuggester(Suggester):
         return None
 
 
-class DocumentScreen(ModalScreen[Path | None]):
-    """Returns the path that loaded, or None when cancelled. ``load`` does the loading (and
-    raises DocumentError), so the screen closes only on success."""
+class DocumentScreen(ModalScreen[bool]):
+    """The document set: the loaded documents (delete removes the highlighted one) and a path
+    to add (a text file, a PDF or a folder). Closes after an add; returns True when the set
+    changed. Loading errors are shown inline, one line, and the screen stays open."""
 
     DEFAULT_CSS = """
     DocumentScreen { align: center middle; }
@@ -53,37 +61,78 @@ class DocumentScreen(ModalScreen[Path | None]):
         border: thick $accent; background: $surface; padding: 0 1;
     }
     DocumentScreen #doc-title { text-style: bold; margin-bottom: 1; }
+    DocumentScreen #doc-list { height: auto; max-height: 10; margin-bottom: 1; }
     DocumentScreen #doc-error { color: $error; height: auto; }
     DocumentScreen DirectoryTree { height: 1fr; margin-top: 1; }
     DocumentScreen #doc-help { color: $text-muted; }
     """
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="document.cancel"),
+        Binding("escape", "cancel", "Close", id="document.cancel"),
         Binding("tab", "complete", "Complete", show=False, id="document.complete"),
+        Binding(
+            "delete",
+            "remove",
+            "Remove document",
+            id="document.remove",
+            tooltip="Remove the highlighted document from the set",
+        ),
     ]
 
-    def __init__(self, load: Callable[[Path], object], start: Path | None = None) -> None:
+    def __init__(self, session: ChatSession, start: Path | None = None) -> None:
         super().__init__()
-        self._load = load
+        self.session = session
         self._start = start or Path.cwd()
+        self.changed = False
+        self.last_loaded: Loaded | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("Load a reference document (sent as cached system context)", id="doc-title")
+            yield Label("Reference documents (sent as cached context, in this order)",
+                        id="doc-title")  # fmt: skip
+            yield OptionList(id="doc-list")
             yield Input(
-                placeholder="path to a text file: spec, manual, chapter…",
+                placeholder="add: a text file, a PDF or a folder",
                 suggester=PathSuggester(),
                 id="doc-path",
             )
             yield Static("", id="doc-error")
-            yield Static("Enter loads · tab completes · escape cancels", id="doc-help")
+            yield Static(
+                "Enter adds · tab completes · delete removes the highlighted document · "
+                "escape closes", id="doc-help",
+            )  # fmt: skip
             yield DirectoryTree(self._start, id="doc-tree")
 
     def on_mount(self) -> None:
+        self._fill()
         self.query_one(Input).focus()
 
+    def _fill(self) -> None:
+        docs = self.session.documents
+        listing = self.query_one("#doc-list", OptionList)
+        listing.clear_options()
+        listing.display = bool(docs)
+        for info in docs:
+            listing.add_option(Option(Text(document_line(info))))
+        total = self.session.docs.total
+        if docs:
+            listing.add_option(None)
+            tilde = "" if all(i.counted for i in docs) else "~"
+            listing.add_option(Option(Text(f"total  {tilde}{total:,} tokens"), disabled=True))
+
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        self.dismiss(self.changed)
+
+    def action_remove(self) -> None:
+        listing = self.query_one("#doc-list", OptionList)
+        index = listing.highlighted
+        if index is None or index >= len(self.session.documents):
+            self._show_error("highlight a document in the list first (tab or click)")
+            return
+        removed = self.session.remove_document(index)
+        self.changed = True
+        self._show_error("")
+        self._fill()
+        self.notify(f"Removed {removed.name}", timeout=3)
 
     def action_complete(self) -> None:
         field = self.query_one(Input)
@@ -107,11 +156,20 @@ class DocumentScreen(ModalScreen[Path | None]):
             self._show_error("type a path, or pick a file below")
             return
         try:
-            self._load(path)
+            self.last_loaded = self.session.add_documents(path)
         except DocumentError as exc:
             self._show_error(str(exc))
             return
-        self.dismiss(path)
+        self.changed = True
+        self.dismiss(True)
 
     def _show_error(self, line: str) -> None:
         self.query_one("#doc-error", Static).update(Text(line))
+
+
+def document_line(info: DocumentInfo) -> str:
+    """One row of the list: name, pages (a PDF), tokens (``~`` when estimated)."""
+    doc = info.document
+    pages = f" · {doc.pages} page{'s' * (doc.pages != 1)}" if doc.pages else ""
+    tilde = "" if info.counted else "~"
+    return f"{doc.name}{pages} · {tilde}{info.tokens:,} tokens"

@@ -48,6 +48,8 @@ class PanelDocument:
     tokens: int
     counted: bool  # False: ``tokens`` is an estimate, shown with "~"
     warnings: tuple[str, ...]
+    pages: int | None = None  # a PDF's page count
+    files: int | None = None  # a folder: how many files it gave
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,8 @@ class PanelData:
     budget: tuple[str, bool] | None = None  # (spent of cap, past 80 %); None without a cap
     tools: PanelTools | None = None  # the MCP servers and tools; None: none configured
     rounds: tuple[TurnMetrics, ...] = ()  # every request of the last turn (tool rounds)
+    # Every document (a folder as one entry) when there are several; ``document`` is the last.
+    documents: tuple[PanelDocument, ...] = ()
 
 
 # -- formatting (pure) ------------------------------------------------------------------------
@@ -201,15 +205,36 @@ def provider_section(data: PanelData | None) -> Content:
                    _row("host", data.host or DASH)])  # fmt: skip
 
 
-def document_section(doc: PanelDocument | None) -> Content:
+def document_section(doc: PanelDocument | None, documents: Sequence[PanelDocument] = ()) -> Content:
+    """One document: its name, size, pages and tokens. Several: a list (name, then pages or
+    files and tokens), and the total."""
+    if len(documents) > 1:
+        return _document_list(documents)
     if doc is None:
         return Content.styled("none — ctrl+o to load", "$foreground-muted")
-    rows = [
-        _row("name", doc.name),
-        _row("size", format_size(doc.size_bytes)),
-        _row("tokens", format_tokens(doc.tokens, estimated=not doc.counted)),
-    ]
+    rows = [_row("name", doc.name), _row("size", format_size(doc.size_bytes))]
+    if doc.pages is not None:
+        rows.append(_row("pages", f"{doc.pages:,}"))
+    if doc.files is not None:
+        rows.append(_row("files", f"{doc.files:,}"))
+    rows.append(_row("tokens", format_tokens(doc.tokens, estimated=not doc.counted)))
     rows += [Content.styled(f"⚠ {w}", "$warning") for w in doc.warnings]
+    return _lines(rows)
+
+
+def _document_list(documents: Sequence[PanelDocument]) -> Content:
+    rows: list[Content] = []
+    for d in documents:
+        what = (f"{d.pages:,} p" if d.pages is not None
+                else f"{d.files:,} files" if d.files is not None else "")  # fmt: skip
+        tokens = format_tokens(d.tokens, estimated=not d.counted)
+        rows.append(Content(d.name))
+        rows.append(_row(f"  {what}", f"{tokens} tok"))
+    total = sum(d.tokens for d in documents)
+    tilde = not all(d.counted for d in documents)
+    rows.append(_row("total", f"{format_tokens(total, estimated=tilde)} tok"))
+    for d in documents:
+        rows += [Content.styled(f"⚠ {w}", "$warning") for w in d.warnings]
     return _lines(rows)
 
 
@@ -444,7 +469,9 @@ class MetricsPanel(VerticalScroll, can_focus=False):
         reported = data is not None and data.cache_reported
         history = data.ttft_history if data else ()
         self._provider.update(provider_section(data))
-        self._document.update(document_section(data.document if data else None))
+        self._document.update(
+            document_section(data.document if data else None, data.documents if data else ())
+        )
         self._turn.update(turn_section(last))
         if last is not None:
             uncached, write, read = prompt_parts(last)
