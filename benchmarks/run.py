@@ -48,6 +48,7 @@ BENCHMARKS = {  # name → module (its run(opts)) or "module:function"
     "scale": "bench_scale",
     "economics": "bench_economics",
     "thinking": "bench_thinking",
+    "tools": "bench_tools",
     "documents": "bench_documents",
 }
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -49,6 +49,16 @@ Config file (``~/.config/chat-tui/config.toml``, or ``$CHAT_TUI_CONFIG``)::
     input = 1.0
     output = 4.0
 
+    tool_timeout = 60               # seconds a tool may run before an error result goes back
+    max_tool_calls = 10             # tool calls per turn
+
+    [mcp.servers.files]             # an MCP server over stdio (started after the first frame)
+    command = "uvx"
+    args = ["mcp-server-filesystem", "/home/me/notes"]
+    env = { }
+    [mcp.servers.search]            # an MCP server over streamable HTTP
+    url = "http://localhost:8765/mcp"
+
     [telemetry]                     # OpenTelemetry export (pip install 'chat-tui[otel]')
     enabled = true                  # or CHAT_TUI_TELEMETRY=1; OTEL_SDK_DISABLED=true turns it off
     endpoint = "http://localhost:4318"   # OTLP/HTTP; default: OTEL_EXPORTER_OTLP_* variables
@@ -108,6 +118,18 @@ class TelemetrySettings:
 
 
 @dataclass(frozen=True)
+class McpServer:
+    """One ``[mcp.servers.NAME]`` section: a ``command`` (with ``args`` and ``env``) run over
+    stdio, or the ``url`` of a streamable HTTP server. ``env`` may hold secrets: never shown."""
+
+    name: str
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict, repr=False)
+    url: str | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     provider: ProviderKind | None = None
     models: dict[ProviderKind, str] = field(default_factory=lambda: dict(DEFAULT_MODELS))
@@ -140,6 +162,10 @@ class Settings:
     data_dir: Path = field(default_factory=locations.data_dir)
     config_path: Path | None = None
     telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
+    mcp_servers: tuple[McpServer, ...] = ()
+    tools_enabled: bool = True  # --no-tools turns them off for the session
+    tool_timeout: float = 60.0
+    max_tool_calls: int = 10
 
     # -- providers -----------------------------------------------------------------------
 
@@ -309,7 +335,7 @@ def _apply_file(s: Settings, data: dict[str, Any], path: Path) -> Settings:
         "provider", "cache_ttl", "cache_retention", "max_tokens", "read_timeout", "max_retries",
         "system_prompt", "providers", "documents", "ui", "keymap", "models", "budget_usd",
         "keep_warm", "keep_warm_max", "keep_warm_lead_s", "telemetry", "thinking",
-        "thinking_budget",
+        "thinking_budget", "mcp", "tool_timeout", "max_tool_calls",
     }  # fmt: skip
     for key in data:
         if key not in known:
@@ -397,7 +423,45 @@ def _apply_file(s: Settings, data: dict[str, Any], path: Path) -> Settings:
         raise ConfigError(f"{where}: [models]: {exc}") from None
     changes["model_overrides"] = {str(k): dict(v) for k, v in overrides.items()}
     changes["telemetry"] = _telemetry_file(s.telemetry, _table(data, "telemetry", where), where)
+    if "tool_timeout" in data:
+        changes["tool_timeout"] = _number(
+            data["tool_timeout"], f"{where}: tool_timeout", float, 0.1
+        )
+    if "max_tool_calls" in data:
+        changes["max_tool_calls"] = _number(
+            data["max_tool_calls"], f"{where}: max_tool_calls", int, 1
+        )
+    changes["mcp_servers"] = _mcp_file(_table(data, "mcp", where), where)
     return replace(s, **changes)
+
+
+def _mcp_file(section: dict[str, Any], where: str) -> tuple[McpServer, ...]:
+    """``[mcp.servers.NAME]`` sections, in the file's order."""
+    for key in section:
+        if key != "servers":
+            raise ConfigError(f"{where}: mcp.{key}: unknown setting; use [mcp.servers.NAME]")
+    servers: list[McpServer] = []
+    for name, raw in _table(section, "servers", f"{where}: mcp").items():
+        at = f"{where}: mcp.servers.{name}"
+        entry = _table({"s": raw}, "s", at)
+        unknown = set(entry) - {"command", "args", "env", "url"}
+        if unknown:
+            raise ConfigError(f"{at}: unknown setting {sorted(unknown)[0]!r}; "
+                              "known: command, args, env, url")  # fmt: skip
+        command, url = entry.get("command"), entry.get("url")
+        if (command is None) == (url is None):
+            raise ConfigError(f"{at}: give either command (stdio) or url (streamable HTTP)")
+        args = entry.get("args", [])
+        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+            raise ConfigError(f'{at}: args must be a list of strings, e.g. ["--root", "/tmp"]')
+        env = entry.get("env", {})
+        if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+            raise ConfigError(f'{at}: env must be a table of strings, e.g. {{ KEY = "value" }}')
+        if url is not None:
+            url = _check_url(url, f"{at}.url", example="http://localhost:8765/mcp")
+        servers.append(McpServer(name=str(name), command=None if command is None else
+                                 str(command), args=tuple(args), env=dict(env), url=url))  # fmt: skip
+    return tuple(servers)
 
 
 def _telemetry_file(t: TelemetrySettings, section: dict[str, Any], where: str) -> TelemetrySettings:
@@ -515,6 +579,8 @@ def _apply_flags(s: Settings, flags: Mapping[str, Any]) -> Settings:
         changes["budget_usd"] = _number(flags["budget"], "--budget", float, 0)
     if flags.get("keep_warm"):
         changes["keep_warm"] = True
+    if flags.get("no_tools"):
+        changes["tools_enabled"] = False
     if flags.get("thinking"):
         changes["thinking"] = check_mode(flags["thinking"], "--thinking")
     if flags.get("thinking_budget") is not None:

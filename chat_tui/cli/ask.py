@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ask.add_argument("--no-save", action="store_true", help="do not store the conversation")
     ask.add_argument("--show-thinking", action="store_true",
                      help="stream the model's thinking to stderr (dim on a terminal)")  # fmt: skip
+    ask.add_argument("--allow-tool", action="append", default=[], metavar="NAME",
+                     help="let the model run this MCP tool (repeatable; '*' for every tool); "
+                          "other calls are refused")  # fmt: skip
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -72,8 +75,16 @@ async def _ask(args: argparse.Namespace, settings: Settings) -> int:
             out.flush()
 
         thinking = ThinkingWriter(sys.stderr) if args.show_thinking else None
+        tools = None
+        if session.tools_enabled and session.tools.configured:
+            from chat_tui.cli.tool_view import AskToolView
+
+            await session.start_tools()
+            for line in session.tools.failures():
+                _err(f"warning: {line}")
+            tools = AskToolView(args.allow_tool, session.tools)
         try:
-            result = await session.ask(question, write, thinking.write if thinking else None)
+            result = await session.ask(question, write, thinking.write if thinking else None, tools)
         except BudgetError as exc:
             _err(f"chat-tui ask: {exc}")
             return EXIT_FAILED

@@ -15,7 +15,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 FLAG_NAMES = (
     "provider", "model", "base_url", "ttl", "max_tokens", "read_timeout", "data_dir", "budget",
-    "keep_warm", "api", "retention", "thinking", "thinking_budget",
+    "keep_warm", "api", "retention", "thinking", "thinking_budget", "no_tools",
 )  # fmt: skip
 
 
@@ -50,6 +50,8 @@ def add_common(parser: argparse.ArgumentParser, *, command: bool = True) -> None
     add("--thinking-budget", type=int, metavar="TOKENS",
         help="thinking budget in tokens, for models that take one (>= 1024; "
              "implies --thinking on)")  # fmt: skip
+    add("--no-tools", action="store_true",
+        help="offer no MCP tools to the model (and start no MCP server)")  # fmt: skip
 
 
 def flags_of(args: argparse.Namespace) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from chat_tui.core.documents import Document
+from chat_tui.core.tool_history import has_content, merge_adjacent, turn_messages
 from chat_tui.providers.events import (
     THINKING_OFF,
     THINKING_PARTS,
@@ -41,6 +42,9 @@ from chat_tui.providers.events import (
     TextPart,
     Thinking,
     ThinkingPart,
+    ToolResultPart,
+    ToolSpec,
+    ToolUsePart,
     parts_text,
 )
 
@@ -80,12 +84,22 @@ class Exchange:
     def reply_parts(self, provider: str, model: str) -> tuple[Part, ...]:
         """The parts to send back to ``provider``/``model``: all of a complete answer by that
         same model, byte-exact; the others without their thinking; a cut answer as its text
-        with a note saying so."""
+        with a note saying so (and its tool calls and results, kept paired)."""
         if self.status in CUT_NOTE:
-            return (TextPart(f"{self.answer.rstrip()}\n\n{CUT_NOTE[self.status]}"),)
+            kept = tuple(p for p in self.parts if isinstance(p, ToolUsePart | ToolResultPart))
+            return (TextPart(f"{self.answer.rstrip()}\n\n{CUT_NOTE[self.status]}"), *kept)
         if (self.provider, self.model) == (provider, model):
             return tuple(self.parts)
         return tuple(p for p in self.parts if not isinstance(p, THINKING_PARTS))
+
+    def messages(self, provider: str, model: str) -> list[Message]:
+        """The question and its answer as messages (several for a turn with tool calls); a
+        cut answer's last assistant message says it was cut, and a cut call gets an error
+        result."""
+        if self.status in CUT_NOTE:
+            parts = [p for p in self.parts if not isinstance(p, THINKING_PARTS)]
+            return turn_messages(self.user, parts, CUT_NOTE[self.status])
+        return turn_messages(self.user, self.reply_parts(provider, model))
 
 
 @dataclass
@@ -148,25 +162,31 @@ class Conversation:
         ``model`` (which decides whether thinking blocks go back)."""
         messages: list[Message] = []
         for ex in self.exchanges[:-1]:
-            if not ex.answer.strip():
-                continue  # failed before any text: leave the question out
-            messages.append(Message.of("user", ex.user))
-            messages.append(Message("assistant", ex.reply_parts(provider, model)))
-        return messages
+            if not has_content(ex.parts):
+                continue  # failed before any text or tool call: leave the question out
+            messages += ex.messages(provider, model)
+        return merge_adjacent(messages)
 
     def build_request(
         self, model: str, *, ttl: CacheTTL = "5m", max_tokens: int = 4096, provider: str = "",
-        thinking: Thinking = THINKING_OFF,
+        thinking: Thinking = THINKING_OFF, tools: tuple[ToolSpec, ...] = (),
     ) -> ChatRequest:  # fmt: skip
-        """The request for the last exchange, which must be pending."""
+        """The request for the last exchange, which must be pending (or between tool rounds:
+        its parts so far, ending with tool results, follow the question)."""
         if not self.exchanges:
             raise ValueError("nothing to ask")
-        messages = self.history_messages(provider, model)
-        # Breakpoint on the previous user message: the last turn wrote it.
-        if len(messages) >= 2:
-            prev = messages[-2]
-            messages[-2] = Message(prev.role, prev.parts, cache=True)
-        messages.append(Message.of("user", self.exchanges[-1].user, cache=True))
+        last = self.exchanges[-1]
+        current = (
+            turn_messages(last.user, last.parts) if last.parts else [Message.of("user", last.user)]
+        )
+        messages = merge_adjacent([*self.history_messages(provider, model), *current])
+        # Breakpoints: the last message writes; the one the previous request ended with
+        # (two back: an answer came between) is read back.
+        if len(messages) >= 3:
+            prev = messages[-3]
+            messages[-3] = Message(prev.role, prev.parts, cache=True)
+        final = messages[-1]
+        messages[-1] = Message(final.role, final.parts, cache=True)
         cache_key = None
         if provider == "openai":
             cache_key = f"chat-tui-{self.prefix_hash()}"
@@ -178,6 +198,7 @@ class Conversation:
             cache_ttl=ttl,
             cache_key=cache_key,
             thinking=thinking,
+            tools=tools,
         )
 
     def to_markdown(self) -> str:

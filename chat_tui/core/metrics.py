@@ -62,6 +62,11 @@ class TurnTimer:
         if self._first_text is None:
             self._first_text = now
 
+    def on_tool_call(self) -> None:
+        """Note a tool call forming: output has arrived (the first token), not answer text."""
+        if self._start is not None and self._end is None and self._first is None:
+            self._first = self._clock()
+
     def on_thinking(self, text: str) -> None:
         """Note a streamed reasoning chunk."""
         if not self._running(text):

@@ -24,6 +24,7 @@ from chat_tui.core.document_set import PAGE_IMAGE_TOKENS, Loaded
 from chat_tui.core.documents import Document, estimate_tokens
 from chat_tui.core.faults import describe, host_of
 from chat_tui.core.keep_warm import KeepWarm
+from chat_tui.core.mcp import McpManager, schema_tokens
 from chat_tui.core.metrics import CacheClock, CacheKey, CacheState, Clock, TurnMetrics, TurnTimer
 from chat_tui.core.models import ModelInfo, lookup_model
 from chat_tui.core.observer import RequestObserver, observer_for, request_record
@@ -32,6 +33,8 @@ from chat_tui.core.pricing import Cost
 from chat_tui.core.sanitize import clean_text
 from chat_tui.core.session_documents import DocumentInfo, DocumentShelf
 from chat_tui.core.thinking import more_tokens, resolve, stop_note
+from chat_tui.core.tool_rounds import run_rounds
+from chat_tui.core.tool_turn import ToolView
 from chat_tui.errors import BudgetError, ChatTuiError
 from chat_tui.providers.base import (
     Provider,
@@ -46,6 +49,7 @@ from chat_tui.providers.events import (
     CacheTTL,
     ChatRequest,
     ErrorKind,
+    Part,
     PartDone,
     ProviderError,
     ResponseInfo,
@@ -54,6 +58,10 @@ from chat_tui.providers.events import (
     Thinking,
     ThinkingDelta,
     ThinkingMode,
+    ToolCallDelta,
+    ToolCallStart,
+    ToolSpec,
+    ToolUsePart,
     Usage,
     thinking_settings,
 )
@@ -79,6 +87,8 @@ class TurnResult:
     # ("cut at the 80-token limit: ..."), None for a normal end.
     stop_reason: str | None = None
     stop_note: str | None = None
+    # Every request of the turn (one per tool round), in order; ``metrics`` is the last.
+    rounds: tuple[TurnMetrics, ...] = ()
 
 
 class ChatSession:
@@ -129,6 +139,15 @@ class ChatSession:
         self.notices: list[str] = []
         self._budget_warned = False
         self.observer: RequestObserver | None = observer_for(settings)  # telemetry, when on
+        # MCP tools: servers start on the first call to start_tools (after the first frame).
+        self.tools = McpManager(
+            settings.mcp_servers, timeout=settings.tool_timeout,
+            log_dir=settings.data_dir / "logs",
+        )  # fmt: skip
+        self.tools_enabled = settings.tools_enabled
+        self.always_tools: set[str] = set()  # tools allowed for the whole session ("a")
+        self._tools_start: asyncio.Task[None] | None = None
+        self._base: list[Part] = []  # the turn's parts before the current round
 
     # -- provider, model, TTL ----------------------------------------------------------
 
@@ -200,7 +219,32 @@ class ChatSession:
             self._providers[kind] = client
             return client
 
+    # -- tools ---------------------------------------------------------------------------
+
+    async def start_tools(self) -> None:
+        """Start the MCP servers (once; later calls wait for the same start). Never raises:
+        a server that fails is a status line."""
+        if not self.tools_enabled or not self.tools.configured:
+            return
+        if self._tools_start is None:
+            self._tools_start = asyncio.ensure_future(self.tools.start())
+        await asyncio.shield(self._tools_start)
+        self._refresh_document_warnings()
+
+    def tool_specs(self) -> tuple[ToolSpec, ...]:
+        """The tools the next request offers: none when tools are off."""
+        return self.tools.specs() if self.tools_enabled else ()
+
+    def tool_tokens(self) -> int:
+        return schema_tokens(self.tool_specs())
+
+    def set_tools_enabled(self, enabled: bool) -> None:
+        self.tools_enabled = enabled
+        self._refresh_document_warnings()
+
     async def aclose(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.tools.aclose()
         for client in self._providers.values():
             with contextlib.suppress(Exception):
                 await client.aclose()
@@ -305,8 +349,9 @@ class ChatSession:
     # -- a turn ----------------------------------------------------------------------------
 
     async def ask(
-        self, text: str, on_text: TextSink, on_thinking: TextSink | None = None
-    ) -> TurnResult:
+        self, text: str, on_text: TextSink, on_thinking: TextSink | None = None,
+        tools: ToolView | None = None,
+    ) -> TurnResult:  # fmt: skip
         """Ask a new question. The question is stored before anything is sent. Answer text
         goes to ``on_text``, reasoning (sanitised) to ``on_thinking``. Raises BudgetError,
         before anything is stored or sent, when the turn could pass the spending budget."""
@@ -315,16 +360,17 @@ class ChatSession:
         self._ensure_stored()
         if self.store is not None and self.conversation.id is not None:
             exchange.user_id = self.store.add_message(self.conversation.id, "user", text)
-        result = await self._run(exchange, on_text, on_thinking)
+        result = await self._run(exchange, on_text, on_thinking, tools)
         if self.docs.stale_file(result.status, result.error_kind, result.error):
             # An uploaded file the server no longer has: check the ids again (uploading
             # what is gone) and ask once more; a turn never fails over a stale id.
-            return await self.retry(on_text, on_thinking) or result
+            return await self.retry(on_text, on_thinking, tools) or result
         return result
 
     async def retry(
-        self, on_text: TextSink, on_thinking: TextSink | None = None
-    ) -> TurnResult | None:
+        self, on_text: TextSink, on_thinking: TextSink | None = None,
+        tools: ToolView | None = None,
+    ) -> TurnResult | None:  # fmt: skip
         """Re-ask the last question, replacing its answer. None when there is nothing to retry.
         An answer cut at the token limit is retried with twice the limit."""
         exchange = self.conversation.last
@@ -343,17 +389,27 @@ class ChatSession:
             None,
         )
         exchange.stop_reason = None
-        return await self._run(exchange, on_text, on_thinking)
+        return await self._run(exchange, on_text, on_thinking, tools)
 
     def _turn_max_tokens(self) -> int:
         limit, self._retry_max_tokens = self._retry_max_tokens, None
         return limit or self.settings.max_tokens
 
     async def _run(
-        self, exchange: Exchange, on_text: TextSink, on_thinking: TextSink | None = None
-    ) -> TurnResult:
+        self, exchange: Exchange, on_text: TextSink, on_thinking: TextSink | None = None,
+        view: ToolView | None = None,
+    ) -> TurnResult:  # fmt: skip
+        """Run the turn: its requests, one a round while the model calls tools
+        (``core/tool_rounds.py``)."""
+        await self.start_tools()
+        return await run_rounds(self, exchange, on_text, on_thinking, view)
+
+    async def _round(
+        self, exchange: Exchange, on_text: TextSink, on_thinking: TextSink | None,
+        view: ToolView | None, max_tokens: int,
+    ) -> TurnResult:  # fmt: skip
+        """One request of the turn and its stream."""
         provider = self.provider
-        max_tokens = self._turn_max_tokens()
         try:
             await self.docs.before_turn()  # limits, Files API ids
             request = self._request(max_tokens=max_tokens)
@@ -365,7 +421,7 @@ class ChatSession:
             request = replace(request, previous_response_id=prior.response_id)
         key = self.cache_key()
         conv_id = self.conversation.id
-        if self.store is not None and conv_id is not None:
+        if self.store is not None and conv_id is not None and exchange.answer_id is None:
             exchange.answer_id = self.store.add_message(
                 conv_id, "assistant", "", "streaming", provider=provider.kind, model=provider.model
             )
@@ -409,6 +465,15 @@ class ChatSession:
                             self._checkpoint(exchange, parts, "streaming")
                     elif isinstance(event, PartDone):
                         parts.done(event.part)
+                        if view is not None and isinstance(event.part, ToolUsePart):
+                            view.call_ended(event.part)
+                    elif isinstance(event, ToolCallStart | ToolCallDelta):
+                        timer.on_tool_call()
+                        if view is not None:
+                            if isinstance(event, ToolCallStart):
+                                view.call_started(event)
+                            else:
+                                view.call_arguments(event)
                     elif isinstance(event, Usage):
                         usage = usage.merged(event)
                     elif isinstance(event, Stop):
@@ -457,7 +522,7 @@ class ChatSession:
             conv = replace(conv, exchanges=[*conv.exchanges, Exchange(user=next_question)])
         return conv.build_request(
             self.provider.model, ttl=self.ttl, max_tokens=limit, provider=self.provider.kind,
-            thinking=self.thinking(limit),
+            thinking=self.thinking(limit), tools=self.tool_specs(),
         )  # fmt: skip
 
     @property
@@ -483,6 +548,7 @@ class ChatSession:
         return fingerprint(
             request, provider=self.provider.kind, host=host_of(self.provider.base_url),
             sent_at=sent_at, ttl_s=ttl_s, thinking=thinking_settings(request),
+            tools=[t.as_dict() for t in request.tools] or None,
         )  # fmt: skip
 
     def _after_request(
@@ -537,7 +603,7 @@ class ChatSession:
         if self.provider.kind == "ollama":
             return 0.0
         text = "".join(b.text for b in request.system) + "".join(m.text for m in request.messages)
-        prompt = estimate_tokens(text)
+        prompt = estimate_tokens(text) + schema_tokens(request.tools)
         if self.provider.kind == "anthropic":  # PDF pages are also read as images
             prompt += sum(PAGE_IMAGE_TOKENS * (d.pages or 0) for d in self.conversation.documents
                           if d.data is not None)  # fmt: skip
@@ -683,7 +749,7 @@ class ChatSession:
         return read > 0
 
     def _checkpoint(self, exchange: Exchange, parts: AnswerParts, status: Status) -> None:
-        exchange.parts = parts.parts()
+        exchange.parts = [*self._base, *parts.parts()]
         if self.store is not None and exchange.answer_id is not None:
             self.store.checkpoint(exchange.answer_id, exchange.parts, status)
 

@@ -106,7 +106,9 @@ class DocumentShelf:
                 item.tokens = estimate_document_tokens(item.document, kind)
             item.warnings = document_notes(item.document, kind)
         if self.items:
-            self.items[-1].warnings += document_warnings(self.total, info, provider=kind)
+            # The cached prefix is the tools, the instruction and the documents together.
+            prefix = self.total + self.session.tool_tokens()
+            self.items[-1].warnings += document_warnings(prefix, info, provider=kind)
 
     @property
     def total(self) -> int:

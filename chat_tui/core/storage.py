@@ -35,7 +35,9 @@ ROLES: tuple[str, ...] = ("user", "assistant")
 STATUSES: tuple[str, ...] = ("streaming", "complete", "stopped", "interrupted", "failed")
 # Requests that are not conversation turns, stored in the ``requests`` table.
 # ``replaced``: a chat turn whose answer a retry replaced; it was billed, so it stays counted.
-REQUEST_KINDS: tuple[str, ...] = ("keep_warm", "prewarm", "batch", "replaced")
+# "tool_round": a request of a turn with tool calls that was followed by another (the
+# message's own turns row holds the turn's last request).
+REQUEST_KINDS: tuple[str, ...] = ("keep_warm", "prewarm", "batch", "replaced", "tool_round")
 
 _OPEN_HINT = "move it aside or set CHAT_TUI_DATA_DIR"
 _WRITE_HINT = "check free disk space and the file's permissions"
@@ -422,18 +424,21 @@ class Store:
             _collect_documents(db)
 
     def session_totals(self, conv_id: int) -> tuple[float | None, float | None]:
-        """(cost, uncached cost) in USD summed over the conversation's recorded turns.
+        """(cost, uncached cost) in USD summed over the conversation's recorded turns (and
+        the earlier requests of turns with tool rounds).
 
         Each figure is None as soon as one turn's figure is unknown: a partial sum would
         understate the total. With no recorded turns both are 0.0.
         """
         with self._guard() as db:
             turns, n_cost, cost, n_uncached, uncached = db.execute(
-                "SELECT COUNT(*), COUNT(t.cost_usd), TOTAL(t.cost_usd),"
-                " COUNT(t.uncached_cost_usd), TOTAL(t.uncached_cost_usd)"
+                "SELECT COUNT(*), COUNT(c), TOTAL(c), COUNT(u), TOTAL(u) FROM ("
+                " SELECT t.cost_usd AS c, t.uncached_cost_usd AS u"
                 " FROM turns t JOIN messages m ON m.id = t.message_id"
-                " WHERE m.conversation_id = ?",
-                (conv_id,),
+                " WHERE m.conversation_id = ?"
+                " UNION ALL SELECT cost_usd, uncached_cost_usd FROM requests"
+                " WHERE kind = 'tool_round' AND conversation_id = ?)",
+                (conv_id, conv_id),
             ).fetchone()
         return (cost if n_cost == turns else None, uncached if n_uncached == turns else None)
 

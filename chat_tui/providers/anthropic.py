@@ -56,9 +56,12 @@ from chat_tui.providers.events import (
     Thinking,
     ThinkingDelta,
     ThinkingPart,
+    ToolCallDelta,
+    ToolCallStart,
     ToolResultPart,
     ToolUsePart,
     Usage,
+    parse_arguments,
 )
 
 if TYPE_CHECKING:
@@ -81,13 +84,15 @@ class _DiagnosticsRejected(Exception):
 def cache_marks(request: ChatRequest) -> tuple[set[int], set[int]]:
     """Indices of the system blocks and messages that get ``cache_control``.
 
-    The API accepts at most four breakpoints. When more are marked, the latest messages keep
-    theirs (at least two: the new one writes, the previous one is read back), then the latest
-    system blocks, then older messages."""
+    The API accepts at most four breakpoints. Tools, when sent, take one (on the last tool:
+    they come first in the prefix). When more are marked, the latest messages keep theirs (at
+    least two: the new one writes, the previous one is read back), then the latest system
+    blocks, then older messages."""
+    budget = MAX_BREAKPOINTS - (1 if request.tools else 0)
     system = [i for i, block in enumerate(request.system) if block.cache and block.text]
     messages = [i for i, message in enumerate(request.messages) if message.cache]
-    keep_messages = messages[-max(2, MAX_BREAKPOINTS - len(system)) :] if messages else []
-    room = MAX_BREAKPOINTS - len(keep_messages)
+    keep_messages = messages[-max(2, budget - len(system)) :] if messages else []
+    room = budget - len(keep_messages)
     keep_system = system[-room:] if room > 0 else []
     return set(keep_system), set(keep_messages)
 
@@ -136,8 +141,21 @@ def build_params(request: ChatRequest) -> dict[str, Any]:
     }
     if system:
         params["system"] = system
+    if request.tools:
+        params["tools"] = tool_params(request, control)
     params.update(thinking_params(request.thinking))
     return params
+
+
+def tool_params(request: ChatRequest, control: dict[str, str]) -> list[dict[str, Any]]:
+    """The ``tools`` list, in the request's (stable) order, with ``cache_control`` on the last
+    tool: every tool definition is cached with the system prompt and document after it."""
+    tools: list[dict[str, Any]] = [
+        {"name": t.name, "description": t.description, "input_schema": t.input_schema}
+        for t in request.tools
+    ]
+    tools[-1]["cache_control"] = control
+    return tools
 
 
 FILES_BETA = "files-api-2025-04-14"
@@ -207,8 +225,10 @@ def block_part(block: Any, arguments: str = "") -> Part | None:
     if kind == "redacted_thinking":
         return RedactedThinkingPart(block.data)
     if kind == "tool_use":
-        parsed = block.input if isinstance(block.input, dict) else {}
-        return ToolUsePart(block.id, block.name, arguments or json.dumps(parsed), dict(parsed))
+        if not arguments:  # no input streamed: the block's own (empty) input
+            parsed = block.input if isinstance(block.input, dict) else {}
+            return ToolUsePart(block.id, block.name, json.dumps(parsed), dict(parsed))
+        return ToolUsePart(block.id, block.name, arguments, parse_arguments(arguments) or {})
     return None
 
 
@@ -369,10 +389,15 @@ class AnthropicProvider:
                         elif delta.type == "thinking_delta" and delta.thinking:
                             chars += len(delta.thinking)
                             yield ThinkingDelta(delta.thinking)
-                        elif delta.type == "input_json_delta":
+                        elif delta.type == "input_json_delta" and delta.partial_json:
                             arguments[event.index] = arguments.get(event.index, "") + (
                                 delta.partial_json
                             )
+                            yield ToolCallDelta(event.index, delta.partial_json)
+                    elif event.type == "content_block_start":
+                        block = event.content_block
+                        if block.type == "tool_use":
+                            yield ToolCallStart(event.index, block.id, block.name)
                     elif event.type == "content_block_stop":
                         part = block_part(event.content_block, arguments.pop(event.index, ""))
                         if part is not None:

@@ -7,7 +7,8 @@ provider module maps them both ways; storage keeps them as versioned JSON (``cor
 
 A provider stream yields, in order: at most one :class:`ResponseInfo` and
 :class:`CacheDiagnosis` at the start, zero or more :class:`TextDelta` and :class:`ThinkingDelta`
-(live display), a :class:`PartDone` for every finished non-text block that must be kept whole
+(live display), :class:`ToolCallStart` and :class:`ToolCallDelta` while a tool call forms,
+a :class:`PartDone` for every finished non-text block that must be kept whole
 (signed thinking, redacted thinking, a tool call), :class:`Usage` per report (a provider may
 report twice: the later one wins, field by field), then exactly one terminal event,
 :class:`Stop` or :class:`ProviderError`.
@@ -97,6 +98,20 @@ Part = TextPart | ThinkingPart | RedactedThinkingPart | ToolUsePart | ToolResult
 THINKING_PARTS = (ThinkingPart, RedactedThinkingPart)
 
 
+def parse_arguments(arguments: str) -> dict[str, Any] | None:
+    """A tool call's arguments parsed at its end: the JSON object, ``{}`` for no text, None
+    when the text is not a JSON object (the call then gets an error result, never a run)."""
+    import json
+
+    if not arguments.strip():
+        return {}
+    try:
+        value = json.loads(arguments)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def parts_text(parts: tuple[Part, ...] | list[Part]) -> str:
     """The plain text of a message: its text parts joined (what search and export show)."""
     return "".join(p.text for p in parts if isinstance(p, TextPart))
@@ -163,6 +178,21 @@ THINKING_OFF = Thinking()
 
 
 @dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A tool the model may call: its (provider-safe) ``name``, ``description`` and the JSON
+    Schema of its input. Sent first in the request, so it belongs to the cached prefix."""
+
+    name: str
+    description: str
+    input_schema: dict[str, Any] = field(compare=False, hash=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The stable form to hash and to measure."""
+        return {"name": self.name, "description": self.description,
+                "input_schema": self.input_schema}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
 class ChatRequest:
     model: str
     system: tuple[SystemBlock, ...]
@@ -176,6 +206,8 @@ class ChatRequest:
     previous_response_id: str | None = None
     # The thinking settings, resolved for the model; ``thinking.as_dict()`` for hashing.
     thinking: Thinking = THINKING_OFF
+    # The tools offered, in a stable order (the prefix caches depend on it).
+    tools: tuple[ToolSpec, ...] = ()
 
 
 def thinking_settings(request: ChatRequest) -> dict[str, Any]:
@@ -193,6 +225,26 @@ class TextDelta:
 class ThinkingDelta:
     """A piece of the model's reasoning: shown apart from the answer, billed as output."""
 
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallStart:
+    """A tool call begins (Anthropic ``content_block_start`` of type ``tool_use``; OpenAI a
+    new index in ``delta.tool_calls``; Responses ``output_item.added`` of a function call).
+    ``index`` ties it to its :class:`ToolCallDelta` pieces; the call ends with the
+    :class:`PartDone` carrying its :class:`ToolUsePart`."""
+
+    index: int
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A piece of a tool call's arguments, as JSON text: partial, never parsed before the end."""
+
+    index: int
     text: str
 
 
@@ -311,6 +363,8 @@ class ProviderError:
 ProviderEvent = (
     TextDelta
     | ThinkingDelta
+    | ToolCallStart
+    | ToolCallDelta
     | PartDone
     | ResponseInfo
     | CacheDiagnosis

@@ -23,7 +23,6 @@ response began, a network fault is CONNECTION (TIMEOUT for a timeout); after it 
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import AsyncGenerator, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -43,9 +42,12 @@ from chat_tui.providers.events import (
     TextDelta,
     TextPart,
     ThinkingDelta,
+    ToolCallDelta,
+    ToolCallStart,
     ToolResultPart,
     ToolUsePart,
     Usage,
+    parse_arguments,
 )
 from chat_tui.providers.think_tags import ThinkTagSplitter
 
@@ -94,6 +96,12 @@ def build_params(request: ChatRequest, settings: ProviderSettings) -> dict[str, 
     thinking = request.thinking
     if thinking.enabled and thinking.style == "effort" and thinking.effort is not None:
         params["reasoning_effort"] = thinking.effort
+    if request.tools:  # as functions, in the request's stable order (the prefix cache sees them)
+        params["tools"] = [
+            {"type": "function", "function": {"name": t.name, "description": t.description,
+                                              "parameters": t.input_schema}}
+            for t in request.tools
+        ]  # fmt: skip
     return params
 
 
@@ -161,28 +169,38 @@ class _ToolCalls:
 
     def __init__(self) -> None:
         self._calls: dict[int, list[str]] = {}
+        self._started: set[int] = set()
 
-    def add(self, deltas: Any) -> None:
+    def add(self, deltas: Any) -> list[ToolCallStart | ToolCallDelta]:
+        """Gather ``delta.tool_calls``; the events to show: a start once a call's name is
+        known, then its argument pieces (held back until the start has gone out)."""
+        events: list[ToolCallStart | ToolCallDelta] = []
         for call in deltas or ():
-            entry = self._calls.setdefault(call.index, ["", "", ""])
+            index = call.index
+            entry = self._calls.setdefault(index, ["", "", ""])
             if call.id:
                 entry[0] = call.id
             function = call.function
             if function is not None:
                 entry[1] += function.name or ""
                 entry[2] += function.arguments or ""
+            if index not in self._started and entry[1]:
+                self._started.add(index)
+                events.append(ToolCallStart(index, entry[0], entry[1]))
+                if entry[2]:
+                    events.append(ToolCallDelta(index, entry[2]))
+            elif index in self._started and function is not None and function.arguments:
+                events.append(ToolCallDelta(index, function.arguments))
+        return events
 
     def parts(self) -> list[ToolUsePart]:
         out = []
         for index in sorted(self._calls):
             call_id, name, arguments = self._calls[index]
-            try:
-                parsed = json.loads(arguments) if arguments else {}
-            except ValueError:
-                parsed = {}
-            out.append(ToolUsePart(call_id, name, arguments,
-                                   parsed if isinstance(parsed, dict) else {}))  # fmt: skip
+            call_id = call_id or f"call_{index}"  # some local servers send no id
+            out.append(ToolUsePart(call_id, name, arguments, parse_arguments(arguments) or {}))
         self._calls.clear()
+        self._started.clear()
         return out
 
 
@@ -310,7 +328,8 @@ class OpenAICompatProvider:
                             for event in _content_events(pieces):
                                 yield event
                         if delta.tool_calls:
-                            calls.add(delta.tool_calls)
+                            for call_event in calls.add(delta.tool_calls):
+                                yield call_event
                     finish = choice.finish_reason or finish
         except Exception as exc:  # every provider or network fault becomes a ProviderError
             error = self._map_error(exc, started=started)

@@ -27,7 +27,11 @@ Events: ``response.created`` → :class:`ResponseInfo`; ``response.output_text.d
 ``response.completed`` → :class:`Usage` and :class:`Stop`; ``response.incomplete`` →
 ``Stop("max_tokens")`` for ``max_output_tokens``, ``Stop("refusal")`` for ``content_filter``,
 else a :class:`ProviderError`; ``response.failed`` and ``error`` → :class:`ProviderError`.
-Tool-call events (``response.function_call_arguments.delta``) are not mapped yet.
+Tools go out as ``function`` tools in the request's stable order; a function call streams as
+``response.output_item.added`` (→ :class:`ToolCallStart`), ``response.function_call_arguments.delta``
+(→ :class:`ToolCallDelta`) and ``response.output_item.done`` (→ :class:`PartDone` with the call);
+a response that made calls stops with ``tool_use``. Calls and results go back as
+``function_call`` and ``function_call_output`` input items.
 """
 
 from __future__ import annotations
@@ -42,13 +46,20 @@ from chat_tui.providers.events import (
     CacheDiagnosis,
     ChatRequest,
     ErrorKind,
+    Message,
+    PartDone,
     ProviderError,
     ProviderEvent,
     ResponseInfo,
     Stop,
     TextDelta,
     ThinkingDelta,
+    ToolCallDelta,
+    ToolCallStart,
+    ToolResultPart,
+    ToolUsePart,
     Usage,
+    parse_arguments,
 )
 from chat_tui.providers.openai_compat import OpenAICompatProvider, is_openai_itself
 
@@ -108,7 +119,8 @@ def build_params(
     """The keyword arguments for ``responses.create``, without the optional fields in ``omit``."""
     system = [block.text for block in request.system if block.text]
     items: list[dict[str, str]] = [{"role": "developer", "content": text} for text in system[1:]]
-    items += [{"role": m.role, "content": m.text} for m in request.messages]
+    for message in request.messages:
+        items += input_items(message)
     params: dict[str, Any] = {"model": request.model}
     if system:
         params["instructions"] = system[0]
@@ -131,7 +143,31 @@ def build_params(
         params["prompt_cache_options"] = options
     if wants_reasoning_summary(request.model) and "reasoning" not in omit:
         params["reasoning"] = {"summary": "auto"}
+    if request.tools:
+        params["tools"] = [
+            {"type": "function", "name": t.name, "description": t.description,
+             "parameters": t.input_schema}
+            for t in request.tools
+        ]  # fmt: skip
     return params
+
+
+def input_items(message: Message) -> list[dict[str, str]]:
+    """One message as input items: tool results first (they answer the previous message's
+    calls), then its text, then its tool calls."""
+    results = [
+        {"type": "function_call_output", "call_id": p.tool_use_id, "output": p.content}
+        for p in message.parts
+        if isinstance(p, ToolResultPart)
+    ]
+    calls = [
+        {"type": "function_call", "call_id": p.id, "name": p.name, "arguments": p.arguments}
+        for p in message.parts
+        if isinstance(p, ToolUsePart)
+    ]
+    text = message.text
+    said = [{"role": message.role, "content": text}] if text or not (results or calls) else []
+    return results + said + calls
 
 
 def refused_field(exc: BadRequestError, params: dict[str, Any]) -> str | None:
@@ -199,6 +235,7 @@ class _EventMapper:
         self.refused = False
         self.diagnosed = False
         self.terminal: Stop | ProviderError | None = None
+        self.called = False  # the response made a function call
 
     def feed(self, event: Any) -> Iterator[ProviderEvent]:
         kind = getattr(event, "type", None)
@@ -217,6 +254,19 @@ class _EventMapper:
         elif kind == "response.reasoning_summary_text.delta":
             if event.delta:
                 yield ThinkingDelta(event.delta)
+        elif kind == "response.function_call_arguments.delta":
+            if event.delta:
+                yield ToolCallDelta(event.output_index, event.delta)
+        elif kind in ("response.output_item.added", "response.output_item.done"):
+            item = event.item
+            if getattr(item, "type", None) == "function_call":
+                if kind == "response.output_item.added":
+                    yield ToolCallStart(event.output_index, item.call_id, item.name)
+                else:
+                    self.called = True
+                    arguments = item.arguments or ""
+                    parsed = parse_arguments(arguments) or {}
+                    yield PartDone(ToolUsePart(item.call_id, item.name, arguments, parsed))
         elif kind in ("response.completed", "response.incomplete", "response.failed"):
             yield from self._usage(response)
             self.terminal = self.terminal or self._end(kind, response)
@@ -231,7 +281,7 @@ class _EventMapper:
 
     def _end(self, kind: str, response: Response | None) -> Stop | ProviderError:
         if kind == "response.completed":
-            return Stop("refusal" if self.refused else "end_turn")
+            return Stop("refusal" if self.refused else "tool_use" if self.called else "end_turn")
         if kind == "response.failed":
             error = getattr(response, "error", None)
             code, message = getattr(error, "code", None), getattr(error, "message", "")

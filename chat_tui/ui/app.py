@@ -29,6 +29,7 @@ from chat_tui.ui.screens.projection import ProjectionScreen
 from chat_tui.ui.screens.prompt import PromptScreen
 from chat_tui.ui.themes import load_themes, theme_dirs, theme_variable_defaults
 from chat_tui.ui.thinking_commands import thinking_commands
+from chat_tui.ui.tool_commands import tool_commands
 
 DEFAULT_THEME = "chat-tui-dark"
 
@@ -124,6 +125,7 @@ class ChatApp(App[int]):
                 partial(self._set_ttl, ttl),
             )  # fmt: skip
         yield from thinking_commands(self)
+        yield from tool_commands(self)
         yield SystemCommand("Toggle metrics panel", "Show or hide the side panel",
                             chat.action_toggle_panel)  # fmt: skip
         yield SystemCommand("Copy last answer", "Copy the last answer to the clipboard",

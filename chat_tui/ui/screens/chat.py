@@ -31,6 +31,8 @@ from chat_tui.core.thinking import stop_note
 from chat_tui.errors import ChatTuiError
 from chat_tui.ui.screens.conversations import ConversationsScreen
 from chat_tui.ui.screens.document import DocumentScreen
+from chat_tui.ui.tool_commands import panel_tools, start_tools
+from chat_tui.ui.tool_view import TuiToolView, add_saved_calls
 from chat_tui.ui.widgets.chat_input import ChatInput
 from chat_tui.ui.widgets.key_bar import KeyBar
 from chat_tui.ui.widgets.message_pane import AssistantMessage, MessagePane
@@ -38,6 +40,7 @@ from chat_tui.ui.widgets.metrics_panel import MetricsPanel, PanelData, PanelDocu
 from chat_tui.ui.widgets.thinking_block import ThinkingBlock, TurnView
 
 if TYPE_CHECKING:
+    from chat_tui.core.metrics import TurnMetrics
     from chat_tui.core.prefs import Prefs
 
 SETUP_HELP = """\
@@ -54,7 +57,7 @@ Then: chat-tui --provider anthropic|openai|ollama, or ctrl+t to switch here."""
 KEEP_WARM_TICK_S = 1.0
 
 TextSink = Callable[[str], None]
-TurnRunner = Callable[[TextSink, TextSink], Awaitable[TurnResult | None]]
+TurnRunner = Callable[[TextSink, TextSink, TuiToolView], Awaitable[TurnResult | None]]
 # How long after Enter the key bar waits to show the Stop key. Redrawing the key bar lays the
 # whole screen out again: done at once, it delayed the request and the first token (see
 # benchmarks/profile_enter.py). The key works at once; only its label waits.
@@ -113,6 +116,8 @@ class ChatScreen(Screen[None]):
         self._answer: AssistantMessage | None = None
         self._keep_warm_timer: Timer | None = None
         self._view: TurnView | None = None  # the turn's answer and its thinking block
+        self._tool_view: TuiToolView | None = None  # the turn's tool calls
+        self._rounds: tuple[TurnMetrics, ...] = ()  # the last turn's requests
         self._setup: Static | None = None  # the set-up help, while shown
         self._warm_up_started = False
 
@@ -162,6 +167,7 @@ class ChatScreen(Screen[None]):
         # frames for the GIL; at the latest WARM_UP_AFTER_S after the start, in case the
         # key bar waits (a terminal without focus does not draw it).
         self.call_after_refresh(self.probe_setup)
+        self.call_after_refresh(start_tools, self)  # MCP servers: after the first frame
         if self.session.keep_warm.enabled:
             self.start_keep_warm()
         self.set_timer(WARM_UP_AFTER_S, self._first_warm_up)
@@ -236,6 +242,8 @@ class ChatScreen(Screen[None]):
                 else None,
                 keep_warm_last=s.keep_warm.last_line,
                 budget=s.budget_status(),
+                tools=panel_tools(s),
+                rounds=self._rounds,
             )
         )
         if self.sub_title != s.conversation.title:
@@ -255,7 +263,8 @@ class ChatScreen(Screen[None]):
             return  # the text stays in the input
         event.input.load_text("")
         self.prefs.remember_prompt(text)
-        self._start(lambda sink, think: self.session.ask(text, sink, think), question=text)
+        self._start(lambda sink, think, tools: self.session.ask(text, sink, think, tools),
+                    question=text)  # fmt: skip
         # After the turn's first step (question stored, request sent): the history file.
         asyncio.get_running_loop().call_soon(self.prefs.save)
         self._remove_setup()
@@ -283,16 +292,19 @@ class ChatScreen(Screen[None]):
         answer = self._answer = pane.start_assistant()
         self._view = TurnView(pane, answer, pinned=self.session.settings.thinking_open,
                               clock=self.session.clock)  # fmt: skip
+        self._tool_view = TuiToolView(pane, self._view)
+        self._rounds = ()
         self.query_one(KeyBar).hold(STOP_KEY_DELAY_S)
         self.refresh_bindings()
 
     async def _run_turn(self, runner: TurnRunner) -> None:
-        view = self._view  # set by _start before this first runs
-        assert view is not None
-        answer = view.answer
+        view, tools = self._view, self._tool_view  # set by _start before this first runs
+        assert view is not None and tools is not None
         try:
-            result = await runner(view.text, view.thinking)
+            result = await runner(view.text, view.thinking, tools)
         except asyncio.CancelledError:
+            answer = self._answer = view.answer
+            tools.stopped()
             view.end()
             last = self.session.turns[-1] if self.session.turns else None
             tokens = last.usage.output_tokens if last else None
@@ -300,11 +312,17 @@ class ChatScreen(Screen[None]):
             self.refresh_panel()
             raise
         except ChatTuiError as exc:
+            answer = self._answer = view.answer
             answer.finish("failed", error=str(exc))
         except Exception as exc:  # a bug must not take the conversation down
+            answer = self._answer = view.answer
             answer.finish("failed", error=f"unexpected error: {exc.__class__.__name__}: {exc}")
         else:
+            answer = self._answer = view.answer
             if result is not None:
+                self._rounds = result.rounds
+                if result.status == "stopped":
+                    tools.stopped()
                 self._show_result(answer, result)
         view.end()
         for notice in self.session.notices:
@@ -324,6 +342,8 @@ class ChatScreen(Screen[None]):
             tokens = result.metrics.usage.output_tokens or 0
             answer.finish("interrupted", note=f"interrupted — {tokens:,} tokens received",
                           error=result.error)  # fmt: skip
+        elif result.status == "stopped":
+            answer.finish("stopped", note=result.stop_note)
         else:
             answer.finish("failed", error=result.error)
 
@@ -343,6 +363,8 @@ class ChatScreen(Screen[None]):
             self._answer = None
         if self._view is not None:
             await self._view.remove()
+        if self._tool_view is not None:
+            await self._tool_view.remove()
         self._start(self.session.retry)
 
     def action_toggle_provider(self) -> None:
@@ -415,6 +437,7 @@ class ChatScreen(Screen[None]):
                 block = ThinkingBlock(pinned=pinned, flush_interval=pane.flush_interval)
                 block.load_thinking(ex.thinking, ex.thinking_s)
                 pane.add_block(block)
+            add_saved_calls(pane, ex.parts)
             if ex.answer_id is not None or ex.answer:
                 note = "interrupted — resumed from the last checkpoint" if (
                     ex.status == "interrupted") else stop_note(

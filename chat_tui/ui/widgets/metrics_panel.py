@@ -22,6 +22,7 @@ from textual.widgets import Static
 
 from chat_tui.core.metrics import CacheState, TurnMetrics, format_countdown
 from chat_tui.core.pricing import UNKNOWN_COST, Cost, format_usd
+from chat_tui.ui.widgets.tools_panel import PanelTools, rounds_section, tools_section
 
 DASH = "—"
 LABEL_W = 14
@@ -66,6 +67,8 @@ class PanelData:
     keep_warm: str | None = None  # keep-warm's running totals; None when off and never used
     keep_warm_last: str | None = None  # the last ping (or its failure) in one line
     budget: tuple[str, bool] | None = None  # (spent of cap, past 80 %); None without a cap
+    tools: PanelTools | None = None  # the MCP servers and tools; None: none configured
+    rounds: tuple[TurnMetrics, ...] = ()  # every request of the last turn (tool rounds)
     # Every document (a folder as one entry) when there are several; ``document`` is the last.
     documents: tuple[PanelDocument, ...] = ()
 
@@ -396,6 +399,8 @@ class MetricsPanel(VerticalScroll, can_focus=False):
         self._turn = Static(id="turn", markup=False)
         self._bar = StackedBar((0, 0, 0), id="prompt-bar")
         self._split = Static(id="prompt-split", markup=False)
+        self._rounds = Static(id="rounds", markup=False)
+        self._tools = Static(id="tools", markup=False)
         self._cache = Static(id="cache-state", markup=False)
         self._ttl = Static(id="cache-ttl", markup=False)
         self._doctor = Static(id="cache-doctor", markup=False)
@@ -411,13 +416,18 @@ class MetricsPanel(VerticalScroll, can_focus=False):
         sections: list[tuple[str, list[Widget]]] = [
             ("Provider", [self._provider]),
             ("Document", [self._document]),
-            ("Last turn", [self._turn, self._bar, self._split]),
+            ("Tools", [self._tools]),
+            ("Last turn", [self._turn, self._bar, self._split, self._rounds]),
             ("Cache", [self._cache, self._ttl, self._doctor]),
             ("Cost", [self._cost]),
             ("First-token latency", [self._spark, self._latency]),
         ]
         for index, (title, widgets) in enumerate(sections):
-            yield Static(title, classes="heading -first" if index == 0 else "heading")
+            heading = Static(title, classes="heading -first" if index == 0 else "heading")
+            if title == "Tools":  # shown only when MCP servers are configured
+                heading.id = "tools-heading"
+                heading.display = self._tools.display = False
+            yield heading
             yield from widgets
 
     def on_mount(self) -> None:
@@ -469,6 +479,14 @@ class MetricsPanel(VerticalScroll, can_focus=False):
         self._bar.display = reported and last is not None and last.usage.input_tokens is not None
         self._split.update(split_section(last))
         self._split.display = last is not None
+        rounds = rounds_section(data.rounds if data else ())
+        self._rounds.update(rounds)
+        self._rounds.display = bool(rounds.plain)
+        tools = data.tools if data else None
+        self._tools.update(tools_section(tools))
+        self._tools.display = tools is not None
+        for heading in self.query("#tools-heading"):
+            heading.display = tools is not None
         self._ttl.update(f"requests ask for {data.ttl_label}" if data and reported else "")
         self._ttl.display = reported
         doctor = doctor_section(data)
