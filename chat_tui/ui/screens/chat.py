@@ -309,6 +309,7 @@ class ChatScreen(Screen[None]):
             last = self.session.turns[-1] if self.session.turns else None
             tokens = last.usage.output_tokens if last else None
             answer.finish("stopped", note=f"stopped after {tokens or 0:,} tokens")
+            self.query_one(KeyBar).release()
             self.refresh_panel()
             raise
         except ChatTuiError as exc:
@@ -328,6 +329,7 @@ class ChatScreen(Screen[None]):
         for notice in self.session.notices:
             self.pane.add_notice(notice, severity="warning")
         self.session.notices.clear()
+        self.query_one(KeyBar).release()  # a short turn's end shows its keys at once
         self.refresh_panel()
 
     def _show_result(self, answer: AssistantMessage, result: TurnResult) -> None:

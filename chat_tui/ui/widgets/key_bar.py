@@ -52,6 +52,14 @@ class KeyBar(Footer):
             self._hold.stop()
         self._hold = self.set_timer(seconds, self._release)
 
+    def release(self) -> None:
+        """End a hold now (the turn it covered is over) and draw the keys as they are."""
+        if self._hold is not None:
+            self._hold.stop()
+            self._hold = None
+            if self.is_attached:
+                self.call_later(self._release)
+
     def _release(self) -> None:
         self._hold = None
         self.bindings_changed(self.screen)

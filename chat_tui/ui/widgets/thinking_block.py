@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from rich.segment import Segment
+from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Region, Size
@@ -54,7 +55,7 @@ class ThinkingBlock(AssistantMessage):
         self._began = clock()
         self._seconds: float | None = None  # frozen once the thinking ended
         self._ticker: Timer | None = None
-        self._header_cache: tuple[str, Strip] | None = None
+        self._header_cache: tuple[tuple[str, Style], Strip] | None = None
         self._words: int | None = None  # counted once the thinking ended
 
     # -- state ---------------------------------------------------------------------------
@@ -157,9 +158,11 @@ class ThinkingBlock(AssistantMessage):
         return []
 
     def _header(self) -> Strip:
-        text = self.header_text()
-        if self._header_cache is None or self._header_cache[0] != text:
-            self._header_cache = (text, Strip([Segment(text, self._style("note"))]))
+        # Keyed by the style too: a header drawn before the widget's CSS applied must not
+        # keep the unstyled look once it has.
+        key = (self.header_text(), self._style("note"))
+        if self._header_cache is None or self._header_cache[0] != key:
+            self._header_cache = (key, Strip([Segment(key[0], key[1])]))
         return self._header_cache[1]
 
     def _parts(self, lines: mb.BlockLines) -> tuple[Sequence[Strip], ...]:
@@ -175,6 +178,8 @@ class ThinkingBlock(AssistantMessage):
 
     def render_line(self, y: int) -> Strip:
         if self.folded:
+            if self._style_dirty:  # the one line is the header: style it as the CSS says now
+                self._check_style()
             return self._header() if y == 0 else mb.BLANK
         return super().render_line(y)
 
