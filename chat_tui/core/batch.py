@@ -305,14 +305,24 @@ class BatchEngine:
     async def refresh(self, job: StoredJob, provider: ProviderSettings) -> list[BatchState]:
         """One status call for each batch of the job that has not ended; stored."""
         client = self.client(provider)
+        return await self._each_open(job, provider, client.retrieve, "cannot check batch")
+
+    async def _each_open(
+        self,
+        job: StoredJob,
+        provider: ProviderSettings,
+        call: Callable[[str], Awaitable[BatchState]],
+        failure: str,
+    ) -> list[BatchState]:
+        """``call`` for each batch of the job that has not ended; each new state stored."""
         states = []
         for b in job.batches:
             if b.ended:
                 continue
             try:
-                state = await client.retrieve(b.id)
+                state = await call(b.id)
             except BatchAPIError as exc:
-                raise self._fail(exc, provider, f"cannot check batch {b.id}") from exc
+                raise self._fail(exc, provider, f"{failure} {b.id}") from exc
             self.batches.update_batch(state)
             states.append(state)
         return states
@@ -422,17 +432,7 @@ class BatchEngine:
         """Ask the provider to cancel every batch of the job that has not ended."""
         job = self.batches.job(job_id)
         client = self.client(provider)
-        states = []
-        for b in job.batches:
-            if b.ended:
-                continue
-            try:
-                state = await client.cancel(b.id)
-            except BatchAPIError as exc:
-                raise self._fail(exc, provider, f"cannot cancel {b.id}") from exc
-            self.batches.update_batch(state)
-            states.append(state)
-        return states
+        return await self._each_open(job, provider, client.cancel, "cannot cancel")
 
 
 def _progress(job_id: int, states: list[BatchState], elapsed: float) -> Progress:
