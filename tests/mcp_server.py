@@ -1,9 +1,12 @@
-"""A small MCP server for the tool tests, written with the official SDK's server side and run
-over stdio: ``python tests/mcp_server.py``. Tools: echo, add, sleep (for timeouts), raise."""
+"""A small MCP server for the tool tests, written with the official SDK's server side: over
+stdio (``python tests/mcp_server.py``) or over streamable HTTP on a loopback port
+(``python tests/mcp_server.py --http PORT``: ``http://127.0.0.1:PORT/mcp``, 127.0.0.1 only).
+Tools: echo, add, sleep (for timeouts), raise."""
 
 from __future__ import annotations
 
 import asyncio
+import sys
 
 from mcp.server.mcpserver import MCPServer
 
@@ -31,5 +34,14 @@ def fail(message: str = "boom") -> str:
     raise RuntimeError(message)
 
 
+def main(argv: list[str]) -> None:
+    if not argv:
+        server.run("stdio")
+    elif len(argv) == 2 and argv[0] == "--http" and argv[1].isdigit():
+        server.run("streamable-http", host="127.0.0.1", port=int(argv[1]))
+    else:
+        sys.exit("usage: mcp_server.py [--http PORT]")
+
+
 if __name__ == "__main__":
-    server.run("stdio")
+    main(sys.argv[1:])
