@@ -226,7 +226,8 @@ def _document_list(documents: Sequence[PanelDocument]) -> Content:
     rows: list[Content] = []
     for d in documents:
         what = (f"{d.pages:,} p" if d.pages is not None
-                else f"{d.files:,} files" if d.files is not None else "")  # fmt: skip
+                else f"{d.files:,} file{'s' if d.files != 1 else ''}" if d.files is not None
+                else "")  # fmt: skip
         tokens = format_tokens(d.tokens, estimated=not d.counted)
         rows.append(Content(d.name))
         rows.append(_row(f"  {what}", f"{tokens} tok"))
