@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
-from chat_tui.core.cache_doctor import Diagnosis
+from chat_tui.core.cache_doctor import Diagnosis, Fingerprint
 from chat_tui.core.models import ModelInfo
 from chat_tui.core.pricing import Cost, turn_cost
 from chat_tui.providers.events import Usage
@@ -149,6 +149,7 @@ class TurnMetrics:
     usage: Usage
     cost: Cost
     diagnosis: Diagnosis | None = None  # the cache doctor's verdict, when a response came
+    fingerprint: Fingerprint | None = None  # the request it judged (stored for the next one)
     # Thinking: time to the first answer token, time spent reasoning, the reasoning tokens
     # (reported, or estimated from the text: ``thinking_estimated``), and the stop reason.
     first_text_s: float | None = None

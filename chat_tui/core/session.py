@@ -500,9 +500,9 @@ class ChatSession:
             self._inflight -= 1
             timer.finish()
             exchange.stop_reason = stop.reason if stop is not None and error is None else None
-            diagnosis = self._after_request(request, key, sent_at, prior, usage, info, server)
+            checked = self._after_request(request, key, sent_at, prior, usage, info, server)
             result = self._finish(
-                exchange, parts, status, usage, error, timer, key, started, diagnosis, max_tokens
+                exchange, parts, status, usage, error, timer, key, started, checked, max_tokens
             )
             if self.observer is not None:
                 answer = parts.answer_text()
@@ -560,10 +560,11 @@ class ChatSession:
         usage: Usage,
         info: ResponseInfo,
         server: CacheDiagnosis | None,
-    ) -> Diagnosis | None:
-        """Diagnose the request's cache outcome and remember it as the next one's prior.
-        Nothing to diagnose when no response came (no prompt figures). The fingerprint is
-        taken here, after the response, to keep hashing off the path to the first token."""
+    ) -> tuple[Diagnosis, Fingerprint] | None:
+        """Diagnose the request's cache outcome and remember its fingerprint as the next one's
+        prior; returns both. Nothing to diagnose when no response came (no prompt figures).
+        The fingerprint is taken here, after the response, to keep hashing off the path to the
+        first token."""
         if usage.input_tokens is None:
             return None
         sent = self._fingerprint(request, sent_at)
@@ -573,7 +574,7 @@ class ChatSession:
             ttl=request.cache_ttl, previous_any=self._previous_any, server=server,
         )  # fmt: skip
         diagnosis = diagnose(sent, prior, usage, ctx)
-        if usage.cache_write_tokens is None and usage.cache_read_tokens is not None:
+        if _writes_unreported(usage):
             cached = usage.prompt_tokens  # cached automatically, writes not reported
         else:
             cached = (usage.cache_read_tokens or 0) + (usage.cache_write_tokens or 0)
@@ -584,7 +585,7 @@ class ChatSession:
         self._previous_any = done
         self._last_request = (request, key, done)
         self._sent_times.append(done.sent_at)
-        return diagnosis
+        return diagnosis, done
 
     def _start_clock(self, key: CacheKey, usage: Usage, started: float, *, complete: bool) -> None:
         """A write or read restarts the TTL. A server that caches automatically but reports
@@ -592,7 +593,7 @@ class ChatSession:
         ttl_s = _cache_ttl_s(self.provider, self.ttl, usage)
         if (usage.cache_write_tokens or 0) + (usage.cache_read_tokens or 0) > 0:
             self.cache_clock.record(key, ttl_s, started)
-        elif complete and usage.cache_write_tokens is None and usage.cache_read_tokens is not None:
+        elif complete and _writes_unreported(usage):
             self.cache_clock.record(key, ttl_s, started, assumed=True)
 
     # -- advice: budget, TTL ----------------------------------------------------------------
@@ -740,7 +741,7 @@ class ChatSession:
         self._last_request = (self._last_request[0], key, pinged)
         if self.store is not None:
             self.store.record_request(
-                "keep_warm", _turn_record(metrics, provider, pinged),
+                "keep_warm", _turn_record(replace(metrics, fingerprint=pinged), provider),
                 conversation_id=self.conversation.id,
             )  # fmt: skip
         if self.observer is not None:
@@ -763,7 +764,7 @@ class ChatSession:
         timer: TurnTimer,
         key: CacheKey,
         started: float,
-        diagnosis: Diagnosis | None,
+        checked: tuple[Diagnosis, Fingerprint] | None,
         max_tokens: int = 0,
     ) -> TurnResult:
         text = parts.output_text()  # thinking is billed as output
@@ -772,14 +773,14 @@ class ChatSession:
         elif usage.output_tokens is None and error is not None:
             usage = usage.merged(Usage(output_tokens=0, output_estimated=True))
         provider = self.provider
-        info = lookup_model(provider.kind, provider.model, self.settings.model_overrides)
         metrics = TurnMetrics.from_turn(
-            provider.kind, provider.model, timer, usage, info, self.ttl,
+            provider.kind, provider.model, timer, usage, self.model_info(), self.ttl,
             thinking_estimate=estimate_tokens(parts.thinking_text()),
             stop_reason=exchange.stop_reason,
             max_tokens=max_tokens or self.settings.max_tokens,
         )  # fmt: skip
-        metrics = replace(metrics, diagnosis=diagnosis)
+        if checked is not None:
+            metrics = replace(metrics, diagnosis=checked[0], fingerprint=checked[1])
         cost = metrics.cost
         message = None
         if error is not None:
@@ -790,10 +791,8 @@ class ChatSession:
         exchange.status = status
         exchange.note = message
         self._checkpoint(exchange, parts, status)
-        sent = self._last_request[2] if self._last_request and diagnosis else None
         if self.store is not None and exchange.answer_id is not None:
-            record = _turn_record(metrics, provider, sent)
-            self.store.record_turn(exchange.answer_id, record)
+            self.store.record_turn(exchange.answer_id, _turn_record(metrics, provider))
         self._start_clock(key, usage, started, complete=status == "complete")
         self.turns.append(metrics)
         self.session_cost = self.session_cost + cost
@@ -828,13 +827,17 @@ def _cache_ttl_s(provider: ProviderSettings, ttl: CacheTTL, usage: Usage) -> flo
     return float(TTL_SECONDS[ttl])
 
 
-def _turn_record(
-    metrics: TurnMetrics, provider: ProviderSettings, sent: Fingerprint | None = None
-) -> TurnRecord:
+def _writes_unreported(usage: Usage) -> bool:
+    """True for a server that caches prefixes automatically and reports reads but not writes:
+    the prompt is cached after the turn all the same."""
+    return usage.cache_write_tokens is None and usage.cache_read_tokens is not None
+
+
+def _turn_record(metrics: TurnMetrics, provider: ProviderSettings) -> TurnRecord:
     from chat_tui.core.storage import TurnRecord
 
     u = metrics.usage
-    d = metrics.diagnosis
+    d, sent = metrics.diagnosis, metrics.fingerprint
     return TurnRecord(
         provider=metrics.provider,
         model=metrics.model,

@@ -70,10 +70,8 @@ def _record_round(session: ChatSession, metrics: TurnMetrics) -> None:
     from chat_tui.core.session import _turn_record
 
     if session.store is not None:
-        last = session._last_request
-        sent = last[2] if last else None
         session.store.record_request(
-            "tool_round", _turn_record(metrics, session.provider, sent),
+            "tool_round", _turn_record(metrics, session.provider),
             conversation_id=session.conversation.id,
         )  # fmt: skip
 
