@@ -274,3 +274,8 @@ def test_projection_rewrites_when_traffic_is_slower_than_the_ttl() -> None:
     assert day.cost.usd == pytest.approx((30 * 1.25 + (n - 30) * 0.1) * 10_000 / 1e6)
     with pytest.raises(ValueError):
         project(SMALL, model="small", prompt_tokens=10, hours_per_day=25)
+
+
+def test_a_reason_outside_the_vocabulary_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown cache miss reason"):
+        Diagnosis("write", "cosmic_rays", "no")

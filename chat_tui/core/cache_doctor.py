@@ -33,7 +33,6 @@ from chat_tui.core.pricing import format_usd
 from chat_tui.providers.events import CacheDiagnosis, ChatRequest, SystemBlock, Usage
 
 CacheStatus = Literal["hit", "partial", "write", "none", "unknown"]
-CACHE_STATUSES: tuple[CacheStatus, ...] = ("hit", "partial", "write", "none", "unknown")
 MISS_REASONS: tuple[str, ...] = (
     "first_use", "ttl_expired", "model_changed", "provider_changed", "document_changed",
     "system_changed", "messages_changed", "thinking_changed", "tools_changed", "below_minimum",
@@ -174,6 +173,10 @@ class Diagnosis:
     server_missed_tokens: int | None = None
     assumed: bool = False  # the write was assumed: the server caches without reporting writes
 
+    def __post_init__(self) -> None:
+        if self.reason is not None and self.reason not in MISS_REASONS:
+            raise ValueError(f"unknown cache miss reason {self.reason!r}")
+
     @property
     def disagrees(self) -> bool:
         """True when the server gave a verdict and it is not the client's."""
@@ -213,10 +216,8 @@ class Context:
     automatic: bool = False  # True: the server caches prefixes itself (OpenAI-compatible)
     info: ModelInfo | None = None
     ttl: str = "5m"  # the TTL this request asked for
-    provider_label: str = ""
     previous_any: Fingerprint | None = None  # the session's previous request, any provider
     server: CacheDiagnosis | None = None
-    estimated_prompt_tokens: int | None = None  # when usage does not say
 
 
 def classify(
@@ -295,7 +296,7 @@ def diagnose(cur: Fingerprint, prev: Fingerprint | None, usage: Usage, ctx: Cont
         )
     if status == "hit":
         return verdict("hit", None, f"read {read:,} tokens from the cache")
-    prompt = usage.prompt_tokens or ctx.estimated_prompt_tokens
+    prompt = usage.prompt_tokens
     reason, detail, missed = _reason(cur, prev, usage, ctx, expected, prompt, min_tokens)
     if assumed and reason == "first_use":
         detail = (
