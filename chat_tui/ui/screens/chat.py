@@ -28,7 +28,7 @@ from chat_tui.core.faults import host_of
 from chat_tui.core.session import ChatSession, TurnResult
 from chat_tui.core.session_documents import DocumentInfo
 from chat_tui.core.thinking import stop_note
-from chat_tui.errors import ChatTuiError
+from chat_tui.errors import BudgetError, ChatTuiError
 from chat_tui.ui.screens.conversations import ConversationsScreen
 from chat_tui.ui.screens.document import DocumentScreen
 from chat_tui.ui.tool_commands import panel_tools, start_tools
@@ -271,11 +271,13 @@ class ChatScreen(Screen[None]):
 
     def _within_budget(self, text: str | None) -> bool:
         """Refuse, in one line and before anything is shown or sent, a turn that could pass
-        the spending budget (``text`` None: a retry of the last question)."""
+        the spending budget (``text`` None: a retry of the last question). Building that
+        request can also refuse a setting the API would reject: that line has no budget title."""
         try:
             self.session.preflight(text)
         except ChatTuiError as exc:
-            self.notify(str(exc), title="Budget", severity="error", timeout=8)
+            title = "Budget" if isinstance(exc, BudgetError) else ""
+            self.notify(str(exc), title=title, severity="error", timeout=8)
             self.refresh_panel()
             return False
         return True
