@@ -25,7 +25,6 @@ from chat_tui.core.storage import Store
 from chat_tui.errors import ChatTuiError
 from chat_tui.providers.events import CacheTTL
 from chat_tui.ui.screens.chat import ChatScreen
-from chat_tui.ui.screens.projection import ProjectionScreen
 from chat_tui.ui.screens.prompt import PromptScreen
 from chat_tui.ui.themes import load_themes, theme_dirs, theme_variable_defaults
 from chat_tui.ui.thinking_commands import thinking_commands
@@ -57,6 +56,7 @@ class ChatApp(App[int]):
         self._resume = resume
         self._notices = list(notices)
         self._theme_errors: list[str] = []
+        self._register_themes()
 
     # -- themes and keys ---------------------------------------------------------------
 
@@ -101,7 +101,6 @@ class ChatApp(App[int]):
         return screen
 
     def on_mount(self) -> None:
-        self._register_themes()
         if self.session.settings.keymap:
             self.set_keymap(self.session.settings.keymap)
         if self._theme_errors:
@@ -205,6 +204,8 @@ class ChatApp(App[int]):
         )
 
     def action_projection(self) -> None:
+        from chat_tui.ui.screens.projection import ProjectionScreen
+
         s = self.session
         prompt, cached, estimated = s.projection_inputs()
         self.push_screen(

@@ -106,12 +106,23 @@ def theme_variable_defaults(theme: Theme | None = None) -> dict[str, str]:
 
     Return this from ``App.get_theme_variable_defaults`` (pass ``self.current_theme``) so
     Textual's built-in themes work too: their app colours then follow their own success,
-    warning and error colours. Without a theme, fixed defaults.
+    warning and error colours. Without a theme, fixed defaults. A theme loaded by
+    :func:`theme_from_mapping` already carries every app variable: nothing to derive.
     """
     if theme is None:
         return dict(DEFAULT_VARIABLES)
+    if all(name in theme.variables for name in APP_VARIABLES):
+        return {}
     try:
         generated = theme.to_color_system().generate()
+    except (ColorParseError, ValueError):
+        return dict(DEFAULT_VARIABLES)
+    return _derived(generated)
+
+
+def _derived(generated: dict[str, str]) -> dict[str, str]:
+    """The app variables from a theme's generated Textual colours."""
+    try:
         colors = {name: Color.parse(generated[name]) for name in (*_DERIVED_FROM.values(),)}
         foreground = Color.parse(generated["foreground"])
         background = Color.parse(generated["background"])
@@ -180,11 +191,10 @@ def theme_from_mapping(data: dict[str, Any]) -> Theme:
         variables=variables,
     )
     try:
-        theme.to_color_system().generate()
+        generated = theme.to_color_system().generate()
     except (ColorParseError, ValueError) as exc:  # pragma: no cover - colours checked above
         raise ValueError(f"cannot build colours: {_one_line(str(exc))}") from None
-    derived = theme_variable_defaults(theme)
-    theme.variables = {**derived, **variables}
+    theme.variables = {**_derived(generated), **variables}
     return theme
 
 

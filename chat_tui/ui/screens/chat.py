@@ -29,8 +29,7 @@ from chat_tui.core.session import ChatSession, TurnResult
 from chat_tui.core.session_documents import DocumentInfo
 from chat_tui.core.thinking import stop_note
 from chat_tui.errors import BudgetError, ChatTuiError
-from chat_tui.ui.screens.conversations import ConversationsScreen
-from chat_tui.ui.screens.document import DocumentScreen
+# The other screens (conversations, documents) are imported when first opened: start-up matters.
 from chat_tui.ui.tool_commands import panel_tools, start_tools
 from chat_tui.ui.tool_view import TuiToolView, add_saved_calls
 from chat_tui.ui.widgets.chat_input import ChatInput
@@ -392,6 +391,8 @@ class ChatScreen(Screen[None]):
             if changed:
                 self._document_loaded(screen.last_loaded)
 
+        from chat_tui.ui.screens.document import DocumentScreen
+
         screen = DocumentScreen(self.session)
         self.app.push_screen(screen, closed)
 
@@ -404,6 +405,8 @@ class ChatScreen(Screen[None]):
         self.query_one(ChatInput).focus()
 
     def action_conversations(self) -> None:
+        from chat_tui.ui.screens.conversations import ConversationsScreen
+
         store = self.session.store
         if store is None:
             self.notify("Conversations are not being saved (the database could not be opened).",
