@@ -10,6 +10,7 @@ Every failure is one line on stderr and a non-zero exit status.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import sys
 from collections.abc import Sequence
@@ -57,6 +58,19 @@ def _module(name: str) -> Any:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # The start imports and builds tens of thousands of objects that all stay alive (Textual,
+    # the tables, the first screen); the cycle collector scanning them again and again cost
+    # ~100 ms of CPU before the first frame (benchmarks/README.md). It is paused for the start:
+    # a command resumes it before its work, the TUI once its first screen is drawn (the chat
+    # screen's warm-up freezes what the start built, then resumes it), and always on return.
+    gc.disable()
+    try:
+        return _main(argv)
+    finally:
+        gc.enable()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -64,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         settings = load_settings(flags_of(args))
         if args.command:
+            gc.enable()
             return int(_module(COMMANDS[args.command]).run(args, settings))
         return _run_tui(args, settings)
     except ChatTuiError as exc:

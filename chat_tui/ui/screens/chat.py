@@ -2,7 +2,8 @@
 
 The screen drives a :class:`ChatSession` and shows what it reports; it never talks to a
 provider. A turn runs in a worker; the stop key cancels that worker, which closes the HTTP
-stream at once and keeps the partial answer.
+stream at once and keeps the partial answer. The screens it opens (conversations, documents)
+are imported when first opened: start-up time matters.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from chat_tui.core.session import ChatSession, TurnResult
 from chat_tui.core.session_documents import DocumentInfo
 from chat_tui.core.thinking import stop_note
 from chat_tui.errors import BudgetError, ChatTuiError
-# The other screens (conversations, documents) are imported when first opened: start-up matters.
 from chat_tui.ui.tool_commands import panel_tools, start_tools
 from chat_tui.ui.tool_view import TuiToolView, add_saved_calls
 from chat_tui.ui.widgets.chat_input import ChatInput
@@ -503,11 +503,17 @@ class ChatScreen(Screen[None]):
         freezing it keeps the cycle collector's full passes (tens of milliseconds, felt as
         stalls in a streaming answer) from scanning it again and again. The Markdown renderers
         (Rich Markdown, markdown-it, Pygments: tens of milliseconds) load here too, so neither
-        the first frame nor the first answer waits for them."""
-        await asyncio.to_thread(importlib.import_module, "chat_tui.ui.widgets.markdown_render")
-        await self.session.provider_client()
-        gc.collect()
-        gc.freeze()
+        the first frame nor the first answer waits for them.
+
+        The command line paused the cycle collector for the start (see :mod:`chat_tui.cli`):
+        it resumes here, once what the start built is frozen, whatever the warm-up met."""
+        try:
+            await asyncio.to_thread(importlib.import_module, "chat_tui.ui.widgets.markdown_render")
+            await self.session.provider_client()
+        finally:
+            gc.collect()
+            gc.freeze()
+            gc.enable()
 
     @work(group="count", exclusive=True, exit_on_error=False)
     async def count_tokens(self) -> None:
