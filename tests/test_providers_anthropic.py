@@ -424,3 +424,30 @@ async def test_count_tokens(loopback: LoopbackServer, provider: AnthropicProvide
     assert "max_tokens" not in sent.body and sent.body["system"][1]["text"] == DOC
     loopback.enqueue(Status(500))
     assert await provider.count_tokens(request("hello")) is None
+
+
+async def test_the_warm_up_stream_is_a_valid_messages_stream() -> None:
+    """The canned stream ``preload_sdk`` rehearses goes through the same raw event path as a
+    real answer (a broken rehearsal would be swallowed silently, so check it here)."""
+    import anthropic
+    import httpx2
+
+    from chat_tui.providers import anthropic as anthropic_provider
+
+    def reply(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(
+            200, headers={"content-type": "text/event-stream"},
+            content=anthropic_provider._REHEARSAL,
+        )  # fmt: skip
+
+    p = AnthropicProvider(settings(None, base_url="http://rehearsal.invalid"))
+    p._client = anthropic.AsyncAnthropic(
+        api_key=KEY, base_url="http://rehearsal.invalid", max_retries=0,
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(reply)),
+    )  # fmt: skip
+    events = await collect(p)
+    await p.aclose()
+    assert events[0] == ResponseInfo("msg_0", "rehearsal")
+    assert texts(events) == "ok"
+    assert events[-1] == Stop("end_turn")
+    assert usage(events).output_tokens == 1
