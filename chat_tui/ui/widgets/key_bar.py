@@ -5,9 +5,10 @@ each with its own CSS, and recomposes all of them, with a layout of the screen, 
 signal. Measured on chat-tui's start (headless, the real app): the same keys drawn by one widget
 as one line of ``Content`` bring the first frame ~40 ms earlier. So this bar draws the line itself
 (the look is Footer's: its theme variables and spacing), maps a click or the mouse pointer to the
-key under it, coalesces a burst of bindings signals into one check after the next refresh, and
-repaints the line only when the keys shown (key, label, enabled, tooltip) change: one line
-repainted, never a layout.
+key under it, and draws its keys when mounted, so the first frame has them (Footer waited for a
+bindings signal: the keys came a frame later). Then it coalesces a burst of bindings signals into
+one check after the next refresh, and repaints the line only when the keys shown (key, label,
+enabled, tooltip) change: one line repainted, never a layout.
 """
 
 from __future__ import annotations
@@ -160,6 +161,7 @@ class KeyBar(Widget, can_focus=False):
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self.bindings_changed)
+        self._redraw_if_changed()  # the keys in the first frame
 
     def on_unmount(self) -> None:
         self.screen.bindings_updated_signal.unsubscribe(self)
