@@ -1,14 +1,13 @@
 """The key bar: every key the screen shows, drawn as one line by one widget.
 
-Textual's Footer composes a ``FooterKey`` widget per key (and a scrolling container around them),
-each with its own CSS, and recomposes all of them, with a layout of the screen, on every bindings
-signal. Measured on chat-tui's start (headless, the real app): the same keys drawn by one widget
-as one line of ``Content`` bring the first frame ~40 ms earlier. So this bar draws the line itself
-(the look is Footer's: its theme variables and spacing), maps a click or the mouse pointer to the
-key under it, and draws its keys when mounted, so the first frame has them (Footer waited for a
-bindings signal: the keys came a frame later). Then it coalesces a burst of bindings signals into
-one check after the next refresh, and repaints the line only when the keys shown (key, label,
-enabled, tooltip) change: one line repainted, never a layout.
+Textual's Footer composes a ``FooterKey`` widget per key (in a scrolling container), each with its
+own CSS, and recomposes them all on every bindings signal; its keys come a frame after the first.
+This bar draws the line itself, in Footer's look (its theme variables and spacing), maps a click
+or the mouse pointer to the key under it, and draws its keys when mounted, so the first frame has
+them. Measured (headless starts of the real app, 11 interleaved, medians): spawn → first frame
+with the keys 789 ms, 904 ms with Footer; a Static showing the same text does no better. Then
+it coalesces a burst of bindings signals into one check after the next refresh, and repaints the
+line only when the keys shown (key, label, enabled, tooltip) change: a repaint, never a layout.
 """
 
 from __future__ import annotations
