@@ -1,6 +1,6 @@
 """Enter → the request on the wire: what must come first (the question stored) and what must
 not (the new messages' mount and layout, the history file, the key bar's redraw); and the key
-bar, which rebuilds only when its keys change, and the SDK warm-up, which waits for it."""
+bar, which redraws only when its keys change, and the SDK warm-up, which waits for it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets._footer import FooterKey
 
 from chat_tui.core.prefs import Prefs
 from chat_tui.core.session import ChatSession
@@ -36,7 +35,7 @@ class Seen:
     """What was true when the provider was asked to send a request, and when it was built."""
 
     at_send: list[dict[str, Any]] = field(default_factory=list)
-    key_bar_rebuilds_at_build: list[int] = field(default_factory=list)
+    key_bar_redraws_at_build: list[int] = field(default_factory=list)
 
 
 class Watching:
@@ -90,7 +89,7 @@ def build(server: LoopbackServer, tmp_path: Path, seen: Seen) -> ChatApp:
 
     def factory(ps: ProviderSettings) -> Provider:
         assert app is not None
-        seen.key_bar_rebuilds_at_build.append(app.chat.query_one(KeyBar).rebuilds)
+        seen.key_bar_redraws_at_build.append(app.chat.query_one(KeyBar).redraws)
         return Watching(make_provider(ps), look)
 
     session = ChatSession(settings, store=store, provider_factory=factory)
@@ -99,14 +98,15 @@ def build(server: LoopbackServer, tmp_path: Path, seen: Seen) -> ChatApp:
 
 
 def key_labels(app: ChatApp) -> list[str]:
-    return [str(k.description) for k in app.chat.query(FooterKey)]
+    """The keys the key bar draws (their descriptions), the palette's hint excepted."""
+    return [k.description for k in app.chat.query_one(KeyBar).shown.keys]
 
 
 async def warmed(pilot: Any, seen: Seen) -> None:
     """Wait for the SDK warm-up (it starts once the key bar is drawn) to build the client."""
     app: ChatApp = pilot.app
     for _ in range(200):
-        if seen.key_bar_rebuilds_at_build:
+        if seen.key_bar_redraws_at_build:
             break
         await pilot.pause(0.05)
     await app.workers.wait_for_complete()
@@ -220,7 +220,7 @@ async def test_escape_stops_before_the_stop_key_is_drawn(
         assert answer.status == "stopped"
 
 
-async def test_the_key_bar_rebuilds_only_when_its_keys_change(
+async def test_the_key_bar_redraws_only_when_its_keys_change(
     loopback: LoopbackServer, tmp_path: Path
 ) -> None:
     seen = Seen()
@@ -229,17 +229,17 @@ async def test_the_key_bar_rebuilds_only_when_its_keys_change(
         await warmed(pilot, seen)
         await pilot.pause()
         bar = app.chat.query_one(KeyBar)
-        keys = list(app.chat.query(FooterKey))
-        assert bar.rebuilds == 1 and "Provider" in key_labels(app)
-        for _ in range(5):  # signals with nothing changed: the same key widgets stay
+        shown = bar.shown
+        assert bar.redraws == 1 and "Provider" in key_labels(app)
+        for _ in range(5):  # signals with nothing changed: no redraw
             app.chat.refresh_bindings()
             await pilot.pause()
-        assert bar.rebuilds == 1 and list(app.chat.query(FooterKey)) == keys
-        await ask(pilot, "hello")  # Retry becomes available: one rebuild
+        assert bar.redraws == 1 and bar.shown is shown
+        await ask(pilot, "hello")  # Retry becomes available: a redraw
         await pilot.pause(STOP_KEY_DELAY_S + 0.1)
-        assert bar.rebuilds >= 2
-        retry = next(k for k in app.chat.query(FooterKey) if k.description == "Retry")
-        assert not retry.disabled
+        assert bar.redraws >= 2
+        retry = next(k for k in bar.shown.keys if k.description == "Retry")
+        assert retry.enabled
 
 
 async def test_the_sdk_warm_up_waits_for_the_key_bar(
@@ -250,6 +250,6 @@ async def test_the_sdk_warm_up_waits_for_the_key_bar(
     async with app.run_test(size=SIZE) as pilot:
         await warmed(pilot, seen)
         # The client was built by the warm-up (before any question), after the keys were drawn.
-        assert seen.key_bar_rebuilds_at_build == [1]
+        assert seen.key_bar_redraws_at_build == [1]
         await ask(pilot, "no import now")
-        assert len(seen.key_bar_rebuilds_at_build) == 1  # the question reused that client
+        assert len(seen.key_bar_redraws_at_build) == 1  # the question reused that client
