@@ -289,6 +289,45 @@ async def test_ctrl_b_toggles_the_panel(loopback: LoopbackServer, tmp_path: Path
         assert app.chat.panel.display
 
 
+@pytest.mark.parametrize("width", [40, 60])
+async def test_a_narrow_terminal_hides_the_panel_and_the_chat_still_works(
+    loopback: LoopbackServer, tmp_path: Path, width: int
+) -> None:
+    """Below PANEL_MIN_TERMINAL_WIDTH the panel would squeeze the input to nothing (at 40
+    columns drawing it crashed): it hides itself, says why when asked for, and comes back
+    when the terminal is wide enough."""
+    app = build(loopback, tmp_path)
+    async with app.run_test(size=(width, 24)) as pilot:
+        assert not app.chat.panel.display
+        assert app.chat.query_one(ChatInput).size.width >= 20
+        await send(pilot, "hello")
+        assert answers(app)[-1].text == "You said: hello"
+        await pilot.press("ctrl+b")  # asked for: it cannot fit, and says so
+        await pilot.pause()
+        assert not app.chat.panel.display
+        assert any("74 columns wide" in str(n.message) for n in app._notifications)
+        await pilot.resize_terminal(*SIZE)
+        await pilot.pause()
+        assert app.chat.panel.display  # room again: back
+        await pilot.resize_terminal(width, 24)
+        await pilot.pause()
+        assert not app.chat.panel.display
+
+
+async def test_a_panel_toggled_off_stays_off_when_the_terminal_widens(
+    loopback: LoopbackServer, tmp_path: Path
+) -> None:
+    app = build(loopback, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+b")
+        assert not app.chat.panel.display
+        await pilot.resize_terminal(60, 24)
+        await pilot.pause()
+        await pilot.resize_terminal(*SIZE)
+        await pilot.pause()
+        assert not app.chat.panel.display
+
+
 async def test_countdown_runs_on_the_injected_clock(
     loopback: LoopbackServer, tmp_path: Path
 ) -> None:

@@ -71,17 +71,33 @@ async def test_the_chat_screen_s_keys_and_the_palette_hint_at_the_right(
         assert bar.region.y == SIZE[1] - 1 and bar.region.height == 1  # the bottom line
 
 
-async def test_a_narrow_terminal_cuts_the_keys_not_the_palette_hint(
+async def test_at_80_columns_the_keys_close_up_to_fit(
     loopback: LoopbackServer, tmp_path: Path
 ) -> None:
     app = build(loopback, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await shown(pilot)
-        assert drawn(app) == KEYS[:68] + "▏^p palette "
-        assert drawn(app).endswith("^b Panel  ^q ▏^p palette ")
-        await pilot.click(KeyBar, offset=(column(app, "^q"), 0))  # the cut key still works
+        compact = "^t Provider ^o Document ^r Retry ^n New ^l Chats ^b Panel ^q Quit "
+        assert drawn(app) == compact.ljust(80 - 12) + "▏^p palette "
+        await pilot.click(KeyBar, offset=(column(app, "Quit"), 0))
         await pilot.pause()
         assert app.return_code == 0
+
+
+async def test_a_narrower_terminal_cuts_the_keys_not_the_palette_hint(
+    loopback: LoopbackServer, tmp_path: Path
+) -> None:
+    app = build(loopback, tmp_path)
+    async with app.run_test(size=(60, 24)) as pilot:
+        await shown(pilot)
+        line = drawn(app)
+        assert line.startswith("^t Provider ^o Document ") and len(line) == 60
+        assert line.endswith("^n New ^l Chats▏^p palette ") and "Quit" not in line
+        await pilot.click(KeyBar, offset=(column(app, "^l"), 0))  # the cut key still works
+        await pilot.pause()
+        from chat_tui.ui.screens.conversations import ConversationsScreen
+
+        assert isinstance(app.screen, ConversationsScreen)
 
 
 async def test_a_disabled_key_is_drawn_dimmed_and_a_click_on_it_does_nothing(

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -61,6 +61,9 @@ TurnRunner = Callable[[TextSink, TextSink, TuiToolView], Awaitable[TurnResult | 
 # whole screen out again: done at once, it delayed the request and the first token (see
 # benchmarks/profile_enter.py). The key works at once; only its label waits.
 STOP_KEY_DELAY_S = 0.3
+# Below this terminal width the metrics panel (44 columns) hides itself, so that the chat keeps
+# 30 columns; it comes back when the terminal is wide enough again (unless toggled off).
+PANEL_MIN_TERMINAL_WIDTH = 74
 WARM_UP_AFTER_S = 1.0  # the SDK warm-up starts when the key bar is drawn, or by then
 
 
@@ -129,7 +132,8 @@ class ChatScreen(Screen[None]):
                 yield MessagePane(id="pane")
                 yield ChatInput(history=self.prefs.history, id="input")
             panel = MetricsPanel(self.session.cache_state, id="panel")
-            panel.display = self._show_panel
+            wide = self.app.size.width >= PANEL_MIN_TERMINAL_WIDTH
+            panel.display = self._show_panel and wide
             yield panel
         yield KeyBar()
 
@@ -420,7 +424,23 @@ class ChatScreen(Screen[None]):
         self.app.push_screen(ConversationsScreen(store, self.session.conversation.id), chosen)
 
     def action_toggle_panel(self) -> None:
-        self.panel.display = not self.panel.display
+        width = self.size.width or self.app.size.width
+        if not self.panel.display and width < PANEL_MIN_TERMINAL_WIDTH:
+            self.notify(f"The panel needs a terminal {PANEL_MIN_TERMINAL_WIDTH} columns wide "
+                        f"(this one has {width}): widen it, then ctrl+b.",
+                        severity="warning")  # fmt: skip
+            return
+        self._show_panel = not self.panel.display
+        self._fit_panel(width)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit_panel(event.size.width)
+
+    def _fit_panel(self, width: int) -> None:
+        """Show the panel when it is on and the terminal has room for it and the chat."""
+        shown = self._show_panel and width >= PANEL_MIN_TERMINAL_WIDTH
+        if self.panel.display != shown:
+            self.panel.display = shown
 
     def action_follow(self) -> None:
         self.pane.scroll_to_latest()

@@ -107,12 +107,23 @@ class KeyBar(Widget, can_focus=False):
     # -- drawing and the mouse -----------------------------------------------------------
 
     def render(self) -> Content:
-        line, self._spans = Content(""), []
-        for key in self.shown.keys:
-            line = self._add(line, key, self._part(key, f" {key.label} ", f"{key.description} "))
+        hint: Content | None = None
+        room = self.size.width
         if (palette := self.shown.palette) is not None:
             hint = self._part(palette, palette.label, f" {palette.description} ")
-            room = max(0, self.size.width - 1 - hint.cell_length)  # the keys are cut there
+            room = max(0, room - 1 - hint.cell_length)  # the keys are cut there
+        # Footer's spacing, or one space less a key when that does not fit (80 columns).
+        for compact in (False, True):
+            line, self._spans = Content(""), []
+            for key in self.shown.keys:
+                label, description = (
+                    (key.label, f" {key.description} ") if compact
+                    else (f" {key.label} ", f"{key.description} ")
+                )  # fmt: skip
+                line = self._add(line, key, self._part(key, label, description))
+            if line.cell_length <= room:
+                break
+        if palette is not None and hint is not None:
             self._spans = [(a, min(b, room), k) for a, b, k in self._spans if a < room]
             line = line.truncate(room, pad=True) + Content.styled("▏", ".key-bar--separator")
             line = self._add(line, palette, hint)
