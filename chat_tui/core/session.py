@@ -97,6 +97,7 @@ class ChatSession:
         settings: Settings,
         *,
         store: Store | None = None,
+        open_store: Callable[[], Store] | None = None,
         clock: Clock = time.monotonic,
         wall: Clock = time.time,
         provider_factory: Callable[[ProviderSettings], Provider] = make_provider,
@@ -104,7 +105,8 @@ class ChatSession:
         budget_hint: str = "ctrl+p → Set spending budget",
     ) -> None:
         self.settings = settings
-        self.store = store
+        self._store = store
+        self._open_store = open_store  # the database, opened on first use (see ``store``)
         self.clock = clock
         self.wall = wall  # wall-clock seconds: what the cache doctor stores and compares
         self.budget_hint = budget_hint
@@ -148,6 +150,29 @@ class ChatSession:
         self.always_tools: set[str] = set()  # tools allowed for the whole session ("a")
         self._tools_start: asyncio.Task[None] | None = None
         self._base: list[Part] = []  # the turn's parts before the current round
+
+    # -- the database --------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store | None:
+        """The conversation database. Given an ``open_store``, it is opened on first use, not
+        when the session is built: the TUI draws its first screen before it needs the
+        database. A database that cannot be opened is said once (``notices``); the session
+        then goes on without saving."""
+        if self._open_store is not None:
+            opener, self._open_store = self._open_store, None
+            try:
+                self._store = opener()
+            except ChatTuiError as exc:
+                self.notices.append(f"{exc} (conversations will not be saved)")
+        return self._store
+
+    def close_store(self) -> None:
+        """Close the database if it was opened (never opening it to close it)."""
+        self._open_store = None
+        store, self._store = self._store, None
+        if store is not None:
+            store.close()
 
     # -- provider, model, TTL ----------------------------------------------------------
 

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterable, Sequence
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -21,14 +22,15 @@ from chat_tui.core.metrics import Clock
 from chat_tui.core.models import known_models
 from chat_tui.core.prefs import Prefs
 from chat_tui.core.session import ChatSession
-from chat_tui.core.storage import Store
-from chat_tui.errors import ChatTuiError
 from chat_tui.providers.events import CacheTTL
 from chat_tui.ui.screens.chat import ChatScreen
 from chat_tui.ui.screens.prompt import PromptScreen
 from chat_tui.ui.themes import load_themes, theme_dirs, theme_variable_defaults
 from chat_tui.ui.thinking_commands import thinking_commands
 from chat_tui.ui.tool_commands import tool_commands
+
+if TYPE_CHECKING:
+    from chat_tui.core.storage import Store
 
 DEFAULT_THEME = "chat-tui-dark"
 
@@ -262,8 +264,7 @@ class ChatApp(App[int]):
 
     async def on_unmount(self) -> None:
         await self.session.aclose()
-        if self.session.store is not None:
-            self.session.store.close()
+        self.session.close_store()
 
 
 def make_app(
@@ -276,12 +277,18 @@ def make_app(
     store: Store | None = None,
     prefs: Prefs | None = None,
 ) -> ChatApp:
-    """Build the app: the one factory the CLI, the tests and the benchmarks use."""
-    notices: list[str] = []
-    if store is None:
-        try:
-            store = Store.open(settings.data_dir / "chat-tui.db")
-        except ChatTuiError as exc:
-            notices.append(f"{exc} (conversations will not be saved)")
-    session = ChatSession(settings, store=store, clock=clock, wall=wall)
-    return ChatApp(session, prefs=prefs or Prefs.load(), doc=doc, resume=resume, notices=notices)
+    """Build the app: the one factory the CLI, the tests and the benchmarks use. Without a
+    ``store``, the database in the data directory is opened when first needed, right after the
+    first frame (the chat screen's start-up work), not before it."""
+    path = settings.data_dir / "chat-tui.db"
+
+    def open_store() -> Store:
+        from chat_tui.core.storage import Store
+
+        return Store.open(path)
+
+    session = ChatSession(
+        settings, store=store, open_store=None if store is not None else open_store,
+        clock=clock, wall=wall,
+    )  # fmt: skip
+    return ChatApp(session, prefs=prefs or Prefs.load(), doc=doc, resume=resume)

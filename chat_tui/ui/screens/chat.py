@@ -147,16 +147,30 @@ class ChatScreen(Screen[None]):
 
     async def on_mount(self) -> None:
         self.query_one(ChatInput).focus()
-        pane = self.pane
-        store = self.session.store
-        if self._resume:  # first: opening a conversation clears the pane
+        if self._resume:  # --continue: the conversation is in the first frame
+            store = self.session.store
             last = store.last_conversation_id() if store is not None else None
             if last is None:
-                pane.add_notice("No saved conversation to continue: starting a new one.")
+                self.pane.add_notice("No saved conversation to continue: starting a new one.")
             else:
                 await self.open_conversation(last)
-        for line in self._notices:
+        self.refresh_panel()
+        self.call_after_refresh(self._start_up)
+        # Once the key bar is drawn (the whole first screen): import the SDK off the event
+        # loop. Its thread competes with the first frames for the GIL; at the latest
+        # WARM_UP_AFTER_S after the start, in case the key bar waits (a terminal without
+        # focus does not draw it).
+        self.set_timer(WARM_UP_AFTER_S, self._first_warm_up)
+
+    async def _start_up(self) -> None:
+        """What the first frame need not wait for: the database (opened on first use, here
+        unless a question came first), the notices, ``--doc`` documents, the set-up check,
+        MCP servers and keep-warm."""
+        pane = self.pane
+        store = self.session.store
+        for line in [*self._notices, *self.session.notices]:
             pane.add_notice(line, severity="warning")
+        self.session.notices.clear()
         if store is not None and store.recovered:
             pane.add_notice(
                 f"Recovered {store.recovered} answer(s) cut off when chat-tui last stopped; "
@@ -165,15 +179,10 @@ class ChatScreen(Screen[None]):
         if self._doc:
             self.load_documents([self._doc] if isinstance(self._doc, str) else list(self._doc))
         self.refresh_panel()
-        # After the first frame: check the setup. Once the key bar is drawn (the whole first
-        # screen): import the SDK off the event loop. Its thread competes with the first
-        # frames for the GIL; at the latest WARM_UP_AFTER_S after the start, in case the
-        # key bar waits (a terminal without focus does not draw it).
-        self.call_after_refresh(self.probe_setup)
-        self.call_after_refresh(start_tools, self)  # MCP servers: after the first frame
+        self.probe_setup()
+        start_tools(self)  # MCP servers
         if self.session.keep_warm.enabled:
             self.start_keep_warm()
-        self.set_timer(WARM_UP_AFTER_S, self._first_warm_up)
         self.started = True
 
     @work(group="documents", exit_on_error=False)

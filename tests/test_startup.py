@@ -1,6 +1,10 @@
-"""The cycle collector is paused for the start (it cost ~100 ms of CPU before the first frame)
-and always resumed: by a command before its work, by the TUI once its first screen is drawn
-(the warm-up freezes what the start built), and by ``main`` on every way out."""
+"""What the first frame does not wait for, and what must still hold.
+
+The cycle collector is paused for the start (it cost ~100 ms of CPU before the first frame) and
+always resumed: by a command before its work, by the TUI once its first screen is drawn (the
+warm-up freezes what the start built), and by ``main`` on every way out. The database is opened
+right after the first frame (or by a question typed before that), never lost: a database that
+cannot be opened is said in the pane and the chat goes on without saving."""
 
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ from chat_tui.config import Settings
 from chat_tui.core.prefs import Prefs
 from chat_tui.core.storage import Store
 from chat_tui.ui.app import make_app
+from chat_tui.ui.widgets.chat_input import ChatInput
+from chat_tui.ui.widgets.message_pane import AssistantMessage, Notice
 from tests.helpers import loopback_settings
 from tests.loopback import LoopbackServer
 
@@ -92,3 +98,60 @@ def test_the_tui_starts_with_the_collector_paused(monkeypatch: pytest.MonkeyPatc
     assert main([]) == 0
     assert seen == [False]
     assert gc.isenabled()
+
+
+def test_importing_the_app_does_not_import_the_database_layer() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys; import chat_tui.ui.app; print('chat_tui.core.storage' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+async def test_the_database_opens_after_the_first_frame_and_keeps_the_question(
+    loopback: LoopbackServer, tmp_path: Path
+) -> None:
+    settings = loopback_settings(loopback, data_dir=tmp_path / "data")
+    app = make_app(settings, prefs=Prefs(path=tmp_path / "state.json"))
+    assert app.session._store is None  # built, not opened
+    async with app.run_test(size=(140, 45)) as pilot:
+        for _ in range(100):
+            if app.chat.started:
+                break
+            await pilot.pause(0.02)
+        assert app.session._store is not None  # opened by the start-up work
+        app.chat.query_one(ChatInput).load_text("kept?")
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    reopened = Store.open(tmp_path / "data" / "chat-tui.db")
+    try:
+        conv = reopened.load_conversation(reopened.last_conversation_id() or 0)
+        assert [m.text for m in conv.messages] == ["kept?", "You said: kept?"]
+    finally:
+        reopened.close()
+
+
+async def test_a_database_that_cannot_be_opened_is_said_and_the_chat_goes_on(
+    loopback: LoopbackServer, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "chat-tui.db").write_bytes(b"this is not a database" * 100)
+    app = make_app(loopback_settings(loopback, data_dir=data),
+                   prefs=Prefs(path=tmp_path / "state.json"))  # fmt: skip
+    async with app.run_test(size=(140, 45)) as pilot:
+        for _ in range(100):
+            if app.chat.started:
+                break
+            await pilot.pause(0.02)
+        notices = [str(n.render()) for n in app.chat.query(Notice)]
+        assert any("cannot open the conversation database" in n and "will not be saved" in n
+                   for n in notices)  # fmt: skip
+        app.chat.query_one(ChatInput).load_text("still answered")
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        [answer] = app.chat.query(AssistantMessage)
+        assert answer.text == "You said: still answered"
