@@ -8,7 +8,9 @@ import pytest
 from rich.style import Style as RichStyle
 from textual.app import App, ComposeResult
 from textual.color import Color
+from textual.containers import Horizontal
 from textual.geometry import Region
+from textual.widgets import Static
 
 from chat_tui.core.metrics import CacheClock, CacheKey, CacheState, TurnMetrics
 from chat_tui.core.pricing import Cost
@@ -16,6 +18,7 @@ from chat_tui.providers.events import Usage
 from chat_tui.ui.themes import theme_variable_defaults
 from chat_tui.ui.widgets.metrics_panel import MetricsPanel, PanelData, PanelDocument
 from chat_tui.ui.widgets.panel_sections import (
+    CACHE_STYLES,
     bar_cells,
     format_duration,
     format_ms,
@@ -84,12 +87,14 @@ def text(panel: MetricsPanel, part: str) -> str:
 
 
 def cache_status(panel: MetricsPanel) -> str:
-    """The status the cache line is drawn in, from its style (``.panel--cache-<status>``)."""
+    """The status the cache line is drawn in, from its style."""
     part = panel.body.part("cache-state")
     assert part is not None
     [span] = part.spans
-    assert isinstance(span.style, str)
-    return span.style.removeprefix(".panel--cache-")
+    muted = panel.app.theme_variables["text-muted"]
+    statuses = {**{style: s for s, style in CACHE_STYLES.items()}, muted: "cold",
+                f"italic {muted}": "unknown"}  # fmt: skip
+    return statuses[str(span.style)]
 
 
 def cold() -> CacheState:
@@ -375,15 +380,30 @@ async def test_height_is_the_number_of_lines_and_a_short_terminal_scrolls() -> N
         assert "First-token latency" in screen and "Provider" not in screen
 
 
-async def test_cache_line_colour_and_weight_per_status() -> None:
+class ProbeApp(PanelApp):
+    """The panel beside a Static drawn in $text-muted by CSS on the panel's background."""
+
+    CSS = "#probe { color: $text-muted; background: $surface; width: 10; }"
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield Static("probe", id="probe")
+            yield self.panel
+
+
+async def test_cache_line_colour_and_weight_per_status_and_theme() -> None:
     clock = FakeClock()
     cache = CacheClock(clock)
-    app, panel = make(lambda: cache.state(KEY))
+    panel = MetricsPanel(lambda: cache.state(KEY), tick=0)
+    app = ProbeApp(panel)
     async with app.run_test(size=(60, 50)) as pilot:
         panel.update_data(data())
         await pilot.pause()
         variables = app.theme_variables
-        muted = drawn_style(panel, "requests ask for 5m")  # $text-muted, as the TTL line
+        css_muted = app.query_one("#probe").rich_style.color
+        assert css_muted is not None and css_muted.triplet is not None
+        muted = drawn_style(panel, "requests ask for 5m")  # the TTL line: $text-muted
+        assert hex_of(muted) == css_muted.triplet.hex  # as the CSS property draws it
         cold = drawn_style(panel, "○ cold — next turn writes the cache")
         assert hex_of(cold) == hex_of(muted) and not cold.bold and not cold.italic
         cache.record(KEY, 300, started_at=clock.now)
@@ -397,13 +417,24 @@ async def test_cache_line_colour_and_weight_per_status() -> None:
             await pilot.pause()
             style = drawn_style(panel, line)
             assert style.bold and hex_of(style) == Color.parse(variables[variable]).hex.lower()
-        panel.update_data(data(provider_label="Ollama", cache_reported=False))
-        await pilot.pause()
-        unknown = drawn_style(panel, "not reported by Ollama")
-        assert unknown.italic and not unknown.bold and hex_of(unknown) == hex_of(muted)
         heading = drawn_style(panel, "Cache")
         primary = Color.parse(variables["text-primary"]).hex.lower()
         assert heading.bold and hex_of(heading) == primary
+
+        app.theme = "textual-light"  # the variables are resolved when drawn
+        await pilot.pause()
+        light = app.theme_variables
+        assert light["text-primary"] != variables["text-primary"]
+        heading = drawn_style(panel, "Cache")
+        assert hex_of(heading) == Color.parse(light["text-primary"]).hex.lower()
+        muted_now = drawn_style(panel, "requests ask for 5m")
+        assert hex_of(muted_now) == app.query_one("#probe").rich_style.color.triplet.hex  # type: ignore[union-attr]
+        assert hex_of(muted_now) != hex_of(muted)
+
+        panel.update_data(data(provider_label="Ollama", cache_reported=False))
+        await pilot.pause()
+        unknown = drawn_style(panel, "not reported by Ollama")
+        assert unknown.italic and not unknown.bold and hex_of(unknown) == hex_of(muted_now)
 
 
 async def test_bar_and_sparkline_fill_the_width_and_follow_a_resize() -> None:

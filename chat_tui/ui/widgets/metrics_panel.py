@@ -23,12 +23,10 @@ from textual.widget import Widget
 
 from chat_tui.core.metrics import CacheState
 from chat_tui.ui.widgets.panel_sections import (
-    CACHE_STATUSES,
     PanelData,
     PanelDocument,
     Part,
     cache_parts,
-    cache_style,
     panel_content,
     panel_parts,
 )
@@ -40,21 +38,7 @@ class PanelBody(Widget):
     """Every line of the panel, drawn as one Content at the widget's width. Its height is
     its number of lines, so the panel scrolls when the terminal is short."""
 
-    COMPONENT_CLASSES = {
-        "panel--heading", "panel--cache-ttl", *(cache_style(s)[1:] for s in CACHE_STATUSES),
-    }  # fmt: skip
-    DEFAULT_CSS = """
-    PanelBody {
-        width: 1fr; height: auto;
-        & > .panel--heading { color: $text-primary; text-style: bold; }
-        & > .panel--cache-warm { color: $ttl-warm; text-style: bold; }
-        & > .panel--cache-expiring { color: $ttl-expiring; text-style: bold; }
-        & > .panel--cache-expired { color: $ttl-expired; text-style: bold; }
-        & > .panel--cache-cold { color: $text-muted; }
-        & > .panel--cache-unknown { color: $text-muted; text-style: italic; }
-        & > .panel--cache-ttl { color: $text-muted; }
-    }
-    """
+    DEFAULT_CSS = "PanelBody { width: 1fr; height: auto; }"
 
     def __init__(self, parts: dict[str, Part]) -> None:
         super().__init__()
@@ -118,8 +102,8 @@ class MetricsPanel(VerticalScroll, can_focus=False):
         self._tick = tick
         self._data = data
         self._parts = panel_parts(data)
-        self._cache = cache_parts(data, cache_state)
-        self.body = PanelBody({**self._parts, **self._cache})
+        self._cache: dict[str, Content] = {}  # the cache lines: polled once mounted
+        self.body = PanelBody(self._parts)
 
     @property
     def data(self) -> PanelData | None:
@@ -129,6 +113,8 @@ class MetricsPanel(VerticalScroll, can_focus=False):
         yield self.body
 
     def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _: self._show_cache())
+        self._show_cache()
         if self._tick > 0:
             self.set_interval(self._tick, self.refresh_countdown)
 
@@ -136,14 +122,18 @@ class MetricsPanel(VerticalScroll, can_focus=False):
         """Show ``data`` (once per turn, switch or document load) and the cache state now."""
         self._data = data
         self._parts = panel_parts(data)
-        self._cache = cache_parts(data, self._cache_state)
-        self.body.set_parts({**self._parts, **self._cache})
+        self._show_cache()
 
     def refresh_countdown(self) -> None:
-        """One tick: poll the cache state; redraw only if the status lines changed (a
+        """One tick: poll the cache state; redraw only if the status lines changed (then a
         repaint: within a status the line keeps its length)."""
-        cache = cache_parts(self._data, self._cache_state)
-        if _drawn(cache) == _drawn(self._cache):
+        self._show_cache(only_if_changed=True)
+
+    def _show_cache(self, *, only_if_changed: bool = False) -> None:
+        # $text-muted's value, not the variable (see panel_sections' docstring)
+        muted = self.app.theme_variables.get("text-muted") or "$text-muted"
+        cache = cache_parts(self._data, self._cache_state, muted)
+        if only_if_changed and _drawn(cache) == _drawn(self._cache):
             return
         self._cache = cache
         self.body.set_parts({**self._parts, **cache})

@@ -3,9 +3,11 @@ out): the formatters, each section's lines and :func:`panel_parts`, which names 
 panel shows (a part left out is hidden).
 
 Everything is built from parts, never from markup, so a model or document name such as
-``[red]x.md`` shows literally. Colours are theme variables (``$cache-read``, ``$ttl-warm`` ...)
-or the panel body's component classes (``.panel--heading``), resolved when drawn, so theme
-switches apply. Figures a provider did not report show as "—", never 0.
+``[red]x.md`` shows literally. Colours are theme variables (``$cache-read``, ``$ttl-warm`` ...),
+resolved when drawn, so theme switches apply. ``$text-muted`` is the exception: its value
+(``auto 60%``: a share of the colour that contrasts with the background) loses its share when
+a Content style names the variable, so the cache lines take the value itself (``muted``).
+Figures a provider did not report show as "—", never 0.
 """
 
 from __future__ import annotations
@@ -36,8 +38,10 @@ CACHE_WORDS = {
     "cold": "○ cold — next turn writes the cache",
 }
 CACHE_STATUSES = (*CACHE_WORDS, "unknown")  # "unknown": the provider does not report caching
-HEADING_STYLE = ".panel--heading"
-TTL_STYLE = ".panel--cache-ttl"
+HEADING_STYLE = "bold $text-primary"
+# The cache status line by status; cold and unknown (italic) take the muted colour.
+CACHE_STYLES = {"warm": "bold $ttl-warm", "expiring": "bold $ttl-expiring",
+                "expired": "bold $ttl-expired"}  # fmt: skip
 # The panel's sections in order: (heading, the parts under it). A part missing from
 # panel_parts() is hidden, and so is a section with no part shown (Tools without MCP servers).
 SECTIONS = (
@@ -169,16 +173,19 @@ def sparkline(values: Sequence[float | None], width: int) -> str:
     return "".join(chars)
 
 
-def cache_line(state: CacheState) -> Content:
-    """The one-line cache status, in its status's colour (``.panel--cache-<status>``)."""
+def cache_line(state: CacheState, muted: str) -> Content:
+    """The one-line cache status, in its status's colour (``muted``: the style of
+    ``$text-muted``, see the module's docstring)."""
     line = CACHE_WORDS[state.status].format(format_countdown(state.seconds_left))
     if state.assumed and state.status in ("warm", "expiring"):
         line += " (assumed)"
-    return Content.styled(line, cache_style(state.status))
+    return cache_status_line(line, state.status, muted)
 
 
-def cache_style(status: str) -> str:
-    return f".panel--cache-{status}"
+def cache_status_line(line: str, status: str, muted: str) -> Content:
+    if status == "unknown":
+        return Content.styled(line, f"italic {muted}")
+    return Content.styled(line, CACHE_STYLES.get(status, muted))
 
 
 ASSUMED_NOTE = "assumed: the server caches automatically and does not report writes"
@@ -385,18 +392,20 @@ def panel_parts(data: PanelData | None) -> dict[str, Part]:
     return parts
 
 
-def cache_parts(data: PanelData | None, state: Callable[[], CacheState]) -> dict[str, Content]:
+def cache_parts(
+    data: PanelData | None, state: Callable[[], CacheState], muted: str
+) -> dict[str, Content]:
     """The cache status line (``state`` is polled only when the provider reports caching)
     and, when it does, what the requests ask for, or why the status is assumed."""
     if data is not None and not data.cache_reported:
-        return {"cache-state": Content.styled(f"not reported by {data.provider_label}",
-                                              cache_style("unknown"))}  # fmt: skip
+        return {"cache-state": cache_status_line(f"not reported by {data.provider_label}",
+                                                 "unknown", muted)}  # fmt: skip
     cache = state()
-    parts = {"cache-state": cache_line(cache)}
+    parts = {"cache-state": cache_line(cache, muted)}
     if data is not None:
         assumed = cache.assumed and cache.status in ("warm", "expiring")
         ttl = ASSUMED_NOTE if assumed else f"requests ask for {data.ttl_label}"
-        parts["cache-ttl"] = Content.styled(ttl, TTL_STYLE)
+        parts["cache-ttl"] = Content.styled(ttl, muted)
     return parts
 
 
