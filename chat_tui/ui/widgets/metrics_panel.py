@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import cast
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
@@ -44,6 +45,7 @@ class PanelBody(Widget):
         super().__init__()
         self._parts = parts
         self._built: tuple[int, Content] | None = None  # (width, the panel at that width)
+        self._height_at: tuple[int, int] | None = None  # (width, lines drawn at that width)
 
     def content_at(self, width: int) -> Content:
         if self._built is None or self._built[0] != width:
@@ -60,7 +62,7 @@ class PanelBody(Widget):
         width = self.size.width
         before = self._height(width)
         self._parts = parts
-        self._built = None
+        self._built = self._height_at = None
         self.refresh(layout=self._height(width) != before)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
@@ -68,9 +70,16 @@ class PanelBody(Widget):
 
     def _height(self, width: int) -> int:
         """Lines at ``width``, long ones wrapped; built at that width (the charts fill it)."""
-        # The styles are the rules Content reads (wrap, overflow), as Widget passes them.
-        rules = cast(RulesMap, self.styles)
-        return self.content_at(width).get_height(rules, width) if width > 0 else 0
+        if width <= 0:
+            return 0
+        if self._height_at is None or self._height_at[0] != width:
+            # Each line wraps on its own: wrap only those longer than the width, as drawn (the
+            # styles are the rules Content reads, as Widget passes them).
+            rules = cast(RulesMap, self.styles)
+            height = sum(1 if cell_len(line) <= width else Content(line).get_height(rules, width)
+                         for line in self.content_at(width).plain.split("\n"))  # fmt: skip
+            self._height_at = (width, height)
+        return self._height_at[1]
 
     def render(self) -> Content:
         return self.content_at(self.size.width)
