@@ -18,6 +18,7 @@ from chat_tui.providers.events import Usage
 from chat_tui.ui.themes import theme_variable_defaults
 from chat_tui.ui.widgets.metrics_panel import MetricsPanel, PanelData, PanelDocument
 from chat_tui.ui.widgets.panel_sections import (
+    ASSUMED_NOTE,
     CACHE_STYLES,
     bar_cells,
     format_duration,
@@ -452,3 +453,36 @@ async def test_bar_and_sparkline_fill_the_width_and_follow_a_resize() -> None:
             assert bar == "█" * width and spark == sparkline(history, width)
             assert len(spark) == width and bar in panel.lines() and spark in panel.lines()
             assert panel.body.size.height == len(panel.lines(wrap=True))  # no chart wrapped
+
+
+async def test_assumed_warm_cache_says_why_and_lays_out_for_the_longer_note(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    states = [CacheState("cold", None, None)]
+    app, panel = make(lambda: states[-1])
+    async with app.run_test(size=(60, 50)) as pilot:
+        panel.update_data(data())
+        await pilot.pause()
+        height = panel.body.size.height
+        layouts: list[bool] = []
+        original = panel.body.refresh
+
+        def counting(*regions: object, repaint: bool = True, layout: bool = False,
+                     recompose: bool = False) -> object:  # fmt: skip
+            layouts.append(layout)
+            return original(repaint=repaint, layout=layout, recompose=recompose)
+
+        monkeypatch.setattr(panel.body, "refresh", counting)
+        states.append(CacheState("warm", 300.0, 300.0, assumed=True))
+        panel.refresh_countdown()
+        assert text(panel, "cache-state") == "● warm 05:00 (assumed)"
+        assert text(panel, "cache-ttl") == ASSUMED_NOTE
+        assert layouts == [True]  # the note wraps: three lines at this width
+        await pilot.pause()
+        assert panel.body.size.height == height + 2 == len(panel.lines(wrap=True))
+        states.append(CacheState("expired", 0.0, 300.0))
+        layouts.clear()
+        panel.refresh_countdown()
+        assert text(panel, "cache-ttl") == "requests ask for 5m" and layouts == [True]
+        await pilot.pause()
+        assert panel.body.size.height == height
