@@ -210,15 +210,17 @@ async def test_tick_redraws_only_when_the_line_changes_and_never_lays_out(
     async with app.run_test(size=(60, 50)) as pilot:
         panel.update_data(data())
         await pilot.pause()
-        refreshes: list[bool] = []
+        refreshes: list[tuple[bool, tuple[Region, ...]]] = []
         original = panel.body.refresh
 
-        def counting(*regions: object, repaint: bool = True, layout: bool = False,
+        def counting(*regions: Region, repaint: bool = True, layout: bool = False,
                      recompose: bool = False) -> object:  # fmt: skip
-            refreshes.append(layout)
-            return original(repaint=repaint, layout=layout, recompose=recompose)
+            refreshes.append((layout, regions))
+            return original(*regions, repaint=repaint, layout=layout, recompose=recompose)
 
         monkeypatch.setattr(panel.body, "refresh", counting)
+        width = panel.body.size.width
+        row = panel.lines(wrap=True).index("● warm 05:00")
         polls = 0
         for _ in range(5):
             clock.now += 0.1  # 04:59.5 .. still shows 05:00
@@ -226,13 +228,19 @@ async def test_tick_redraws_only_when_the_line_changes_and_never_lays_out(
         assert polls == 5 and refreshes == []
         clock.now += 1
         panel.refresh_countdown()
-        assert refreshes == [False]  # same status, same length: a repaint, no layout
+        # Same status, same length: the one row repainted, no layout.
+        assert refreshes == [(False, (Region(0, row, width, 1),))]
         assert text(panel, "cache-state") == "● warm 04:59"
-        clock.now += 240  # a new status, still one line: no layout either
+        await pilot.pause()
+        assert "● warm 04:59" in app.export_screenshot().replace("&#160;", " ")
+        clock.now += 240  # a new status, still one line: the same
         panel.refresh_countdown()
-        assert refreshes == [False, False] and cache_status(panel) == "expiring"
+        assert refreshes[1:] == [(False, (Region(0, row, width, 1),))]
+        assert cache_status(panel) == "expiring"
         await pilot.pause()
         assert "◐ expiring 00:59" in panel.lines()
+        assert "◐ expiring 00:59" in app.export_screenshot().replace("&#160;", " ")
+        assert drawn_style(panel, "◐ expiring 00:59").bold
 
 
 async def test_ollama_cache_not_reported() -> None:
@@ -467,10 +475,10 @@ async def test_assumed_warm_cache_says_why_and_lays_out_for_the_longer_note(
         layouts: list[bool] = []
         original = panel.body.refresh
 
-        def counting(*regions: object, repaint: bool = True, layout: bool = False,
+        def counting(*regions: Region, repaint: bool = True, layout: bool = False,
                      recompose: bool = False) -> object:  # fmt: skip
             layouts.append(layout)
-            return original(repaint=repaint, layout=layout, recompose=recompose)
+            return original(*regions, repaint=repaint, layout=layout, recompose=recompose)
 
         monkeypatch.setattr(panel.body, "refresh", counting)
         states.append(CacheState("warm", 300.0, 300.0, assumed=True))

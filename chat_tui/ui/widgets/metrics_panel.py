@@ -12,14 +12,16 @@ and layout, which made the panel the most expensive part of the first frame.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cached_property
 from typing import cast
 
-from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.css.styles import RulesMap
-from textual.geometry import Size
+from textual.geometry import Region, Size
+from textual.strip import Strip
+from textual.visual import Visual
 from textual.widget import Widget
 
 from chat_tui.core.metrics import CacheState
@@ -28,29 +30,44 @@ from chat_tui.ui.widgets.panel_sections import (
     PanelDocument,
     Part,
     cache_parts,
-    panel_content,
+    panel_lines,
     panel_parts,
 )
 
 __all__ = ["MetricsPanel", "PanelBody", "PanelData", "PanelDocument"]
 
 
+class _Drawn:
+    """The panel at one width: its lines, and how many rows each takes (a long one wraps)."""
+
+    def __init__(self, width: int, rows: list[tuple[Content, int]]) -> None:
+        self.width = width
+        self.lines = [line for line, _ in rows]
+        self.heights = [height for _, height in rows]
+
+    @cached_property
+    def content(self) -> Content:
+        return Content("\n").join(self.lines)
+
+
 class PanelBody(Widget):
     """Every line of the panel, drawn as one Content at the widget's width. Its height is
-    its number of lines, so the panel scrolls when the terminal is short."""
+    its number of rows, so the panel scrolls when the terminal is short. The rows are kept
+    between frames: a change of a line that keeps its row (the countdown, once a second)
+    redraws that row alone."""
 
     DEFAULT_CSS = "PanelBody { width: 1fr; height: auto; }"
 
     def __init__(self, parts: dict[str, Part]) -> None:
         super().__init__()
         self._parts = parts
-        self._built: tuple[int, Content] | None = None  # (width, the panel at that width)
-        self._height_at: tuple[int, int] | None = None  # (width, lines drawn at that width)
+        self._drawn: _Drawn | None = None
+        # Each piece's lines and rows, by identity, at one width: a tick changes one part.
+        self._pieces: tuple[int, dict[int, tuple[Content, list[tuple[Content, int]]]]] = (0, {})
+        self._strips: tuple[object, list[Strip]] | None = None  # (drawn for what, the rows)
 
     def content_at(self, width: int) -> Content:
-        if self._built is None or self._built[0] != width:
-            self._built = (width, panel_content(self._parts, width))
-        return self._built[1]
+        return self._drawn_at(width).content
 
     def part(self, name: str) -> Content | None:
         """One part at the current width; None when it is hidden."""
@@ -58,31 +75,85 @@ class PanelBody(Widget):
         return part if part is None or isinstance(part, Content) else part(self.size.width)
 
     def set_parts(self, parts: dict[str, Part]) -> None:
-        """Show ``parts``: a repaint, and a layout only when the number of lines changes."""
+        """Show ``parts``: a layout only when the number of rows changes, and a repaint of
+        only the rows that changed when every line keeps its rows."""
         width = self.size.width
-        before = self._height(width)
+        old = self._drawn_at(width) if width > 0 else None
         self._parts = parts
-        self._built = self._height_at = None
-        self.refresh(layout=self._height(width) != before)
+        self._drawn = None
+        if old is None:
+            self._strips = None
+            self.refresh(layout=True)
+            return
+        new = self._drawn_at(width)
+        rows = _changed_rows(old, new)
+        strips = self._strips
+        if rows is None or strips is None or strips[0] != self._strips_key(width):
+            self._strips = None
+            self.refresh(layout=sum(new.heights) != sum(old.heights))
+            return
+        for row, line in rows:
+            strips[1][row] = Visual.to_strips(self, line, width, 1, self.visual_style)[0]
+        if rows:
+            self.refresh(*(Region(0, row, width, 1) for row, _ in rows))
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        return self._height(width)
-
-    def _height(self, width: int) -> int:
-        """Lines at ``width``, long ones wrapped; built at that width (the charts fill it)."""
-        if width <= 0:
-            return 0
-        if self._height_at is None or self._height_at[0] != width:
-            # Each line wraps on its own: wrap only those longer than the width, as drawn (the
-            # styles are the rules Content reads, as Widget passes them).
-            rules = cast(RulesMap, self.styles)
-            height = sum(1 if cell_len(line) <= width else Content(line).get_height(rules, width)
-                         for line in self.content_at(width).plain.split("\n"))  # fmt: skip
-            self._height_at = (width, height)
-        return self._height_at[1]
+        return sum(self._drawn_at(width).heights) if width > 0 else 0
 
     def render(self) -> Content:
         return self.content_at(self.size.width)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        key = self._strips_key(width)
+        if self._strips is None or self._strips[0] != key:
+            content = self.content_at(width)
+            self._strips = (key, Visual.to_strips(self, content, width, None, self.visual_style))
+        strips = self._strips[1]
+        return strips[y] if y < len(strips) else Strip.blank(width, self.visual_style.rich_style)
+
+    def _strips_key(self, width: int) -> object:
+        """What the kept rows depend on besides the lines: a theme resolves their colours."""
+        return (width, self.visual_style, self.app.theme, self.text_selection)
+
+    def _drawn_at(self, width: int) -> _Drawn:
+        """The panel built at ``width`` (the charts fill it)."""
+        if self._drawn is None or self._drawn.width != width:
+            known = self._pieces[1] if self._pieces[0] == width else {}
+            pieces: dict[int, tuple[Content, list[tuple[Content, int]]]] = {}
+            # Each line wraps on its own, as drawn: wrap only those longer than the width (the
+            # styles are the rules Content reads, as Widget passes them).
+            rules = cast(RulesMap, self.styles)
+
+            def rows_of(piece: Content) -> list[tuple[Content, int]]:
+                entry = known.get(id(piece))
+                if entry is None or entry[0] is not piece:
+                    entry = (piece, [(line, 1 if line.cell_length <= width or width <= 0
+                                      else line.get_height(rules, width))
+                                     for line in piece.split("\n")])  # fmt: skip
+                pieces[id(piece)] = entry  # kept with the piece: its id is not reused meanwhile
+                return entry[1]
+
+            self._drawn = _Drawn(width, panel_lines(self._parts, width, rows_of))
+            self._pieces = (width, pieces)
+        return self._drawn
+
+
+def _changed_rows(old: _Drawn, new: _Drawn) -> list[tuple[int, Content]] | None:
+    """The (row, line) of each line that changed, when every line keeps its rows and each
+    changed line takes one; else None."""
+    if old.heights != new.heights:
+        return None
+    changed, row = [], 0
+    for before, after, height in zip(old.lines, new.lines, new.heights, strict=True):
+        if before is not after and (
+            before.plain != after.plain or list(before.spans) != list(after.spans)
+        ):
+            if height != 1:
+                return None
+            changed.append((row, after))
+        row += height
+    return changed
 
 
 class MetricsPanel(VerticalScroll, can_focus=False):

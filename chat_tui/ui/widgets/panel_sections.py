@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import TypeVar
 
 from textual.content import Content
 
@@ -53,8 +54,11 @@ SECTIONS = (
     ("Cost", ("cost",)),
     ("First-token latency", ("latency-sparkline", "latency-caption")),
 )
+HEADINGS = {title: Content.styled(title, HEADING_STYLE) for title, _ in SECTIONS}
+BLANK = Content("")
 # A part: its lines, or a one-line chart drawn at the width it is given.
 Part = Content | Callable[[int], Content]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -409,13 +413,19 @@ def cache_parts(
     return parts
 
 
-def panel_content(parts: dict[str, Part], width: int) -> Content:
-    """The whole panel at ``width``: each shown section's heading and parts, a blank line
-    between sections."""
-    sections = []
+def panel_lines(
+    parts: dict[str, Part], width: int, lines_of: Callable[[Content], list[T]]
+) -> list[T]:
+    """The whole panel at ``width``, each of its pieces (a heading, a part, the blank line
+    between sections) given to ``lines_of``: each shown section's heading and parts."""
+    out: list[T] = []
     for title, names in SECTIONS:
-        lines = [part if isinstance(part, Content) else part(width)
+        shown = [part if isinstance(part, Content) else part(width)
                  for name in names if (part := parts.get(name)) is not None]  # fmt: skip
-        if lines:
-            sections.append(Content("\n").join([Content.styled(title, HEADING_STYLE), *lines]))
-    return Content("\n\n").join(sections)
+        if shown:
+            if out:
+                out += lines_of(BLANK)
+            out += lines_of(HEADINGS[title])
+            for part in shown:
+                out += lines_of(part)
+    return out
