@@ -494,3 +494,31 @@ async def test_assumed_warm_cache_says_why_and_lays_out_for_the_longer_note(
         assert text(panel, "cache-ttl") == "requests ask for 5m" and layouts == [True]
         await pilot.pause()
         assert panel.body.size.height == height
+
+
+async def test_new_figures_on_the_same_rows_are_drawn_without_a_layout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app, panel = make()
+    async with app.run_test(size=(60, 50)) as pilot:
+        panel.update_data(data())
+        await pilot.pause()
+        screen = app.export_screenshot().replace("&#160;", " ")
+        assert "$0.0020" in screen and "$0.50" not in screen
+        layouts: list[bool] = []
+        original = panel.body.refresh
+
+        def counting(*regions: Region, repaint: bool = True, layout: bool = False,
+                     recompose: bool = False) -> object:  # fmt: skip
+            layouts.append(layout)
+            return original(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+        monkeypatch.setattr(panel.body, "refresh", counting)
+        panel.update_data(data(session_cost=Cost(0.50, 0.90), ttft_history=(2.1, 0.41, 0.8)))
+        assert layouts == [False]
+        await pilot.pause()
+        screen = app.export_screenshot().replace("&#160;", " ")
+        assert "$0.50" in screen and "$0.0020" not in screen
+        assert sparkline((2.1, 0.41, 0.8), 40) in screen and "last 800 ms" in screen
+        panel.update_data(data(session_cost=Cost(0.50, 0.90), ttft_history=(2.1, 0.41, 0.8)))
+        assert layouts == [False]  # nothing changed: nothing redrawn

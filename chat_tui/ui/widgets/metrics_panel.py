@@ -93,7 +93,7 @@ class PanelBody(Widget):
             self.refresh(layout=sum(new.heights) != sum(old.heights))
             return
         for row, line in rows:
-            strips[1][row] = Visual.to_strips(self, line, width, 1, self.visual_style)[0]
+            [strips[1][row]] = Visual.to_strips(self, line, width, 1, self.visual_style)
         if rows:
             self.refresh(*(Region(0, row, width, 1) for row, _ in rows))
 
@@ -213,7 +213,7 @@ class MetricsPanel(VerticalScroll, can_focus=False):
         # $text-muted's value, not the variable (see panel_sections' docstring)
         muted = self.app.theme_variables.get("text-muted") or "$text-muted"
         cache = cache_parts(self._data, self._cache_state, muted)
-        if only_if_changed and _drawn(cache) == _drawn(self._cache):
+        if only_if_changed and _looks(cache) == _looks(self._cache):
             return
         self._cache = cache
         self.body.set_parts({**self._parts, **cache})
@@ -236,6 +236,6 @@ class MetricsPanel(VerticalScroll, can_focus=False):
         return [line.plain for line in content.wrap(width)]
 
 
-def _drawn(parts: dict[str, Content]) -> list[tuple[str, str, tuple[object, ...]]]:
+def _looks(parts: dict[str, Content]) -> list[tuple[str, str, tuple[object, ...]]]:
     """What ``parts`` draw: text and styles (Content compares by its text alone)."""
     return [(name, c.plain, tuple(c.spans)) for name, c in parts.items()]
