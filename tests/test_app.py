@@ -66,7 +66,7 @@ async def test_streams_an_answer_and_fills_the_panel(
         assert answer.status == "complete"
         assert app.chat.query_one(ChatInput).text == ""  # the input was cleared
         assert app.session.turns[0].usage.output_tokens is not None
-        panel_text = " ".join(str(w.render()) for w in app.chat.panel.query("Static"))
+        panel_text = "\n".join(app.chat.panel.lines())
         assert "Anthropic" in panel_text and "claude-haiku-4-5" in panel_text
     store = Store.open(tmp_path / "data" / "chat-tui.db")
     conv = store.load_conversation(store.last_conversation_id() or 0)
@@ -341,7 +341,7 @@ async def test_countdown_runs_on_the_injected_clock(
 
         def line() -> str:
             panel.refresh_countdown()
-            return str(panel.query_one("#cache-state").render())
+            return panel.section_text("cache-state") or ""
 
         assert "cold" in line()
         await send(pilot, "q1")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from textual.widgets import Input, Static
+from textual.widgets import Input
 
 from chat_tui.core.prefs import Prefs
 from chat_tui.ui.app import ChatApp, make_app
@@ -54,7 +54,7 @@ async def send(pilot: Any, text: str) -> None:
 
 
 def panel_text(app: ChatApp) -> str:
-    return "\n".join(str(w.render()) for w in app.chat.panel.query(Static))
+    return "\n".join(app.chat.panel.lines())
 
 
 async def palette(pilot: Any, command: str) -> None:

@@ -93,9 +93,9 @@ async def test_y_runs_the_call_and_the_answer_follows(
         assert texts == ["Adding.", "It is 42."]  # each round answers in its own message
         assert app.chat.query_one(ChatInput).has_focus  # the focus came back
         panel = app.chat.panel
-        rounds = str(panel.query_one("#rounds").render())
+        rounds = panel.section_text("rounds") or ""
         assert "turn: 2 requests" in rounds and "1. read" in rounds and "2. read" in rounds
-        tools = str(panel.query_one("#tools").render())
+        tools = panel.section_text("tools") or ""
         assert "t: 4 tools" in tools and "4 tools · ~" in tools
     assert _last_body(loopback)["messages"][-1]["content"][0]["content"] == "42"
 
@@ -184,7 +184,7 @@ async def test_palette_toggle_and_tools_screen(loopback: LoopbackServer, tmp_pat
         await _tools_ready(pilot)
         app.chat.refresh_panel()
         await pilot.pause()
-        tools = str(app.chat.panel.query_one("#tools").render())
+        tools = app.chat.panel.section_text("tools") or ""
         assert "files: not running: cannot run the command" in tools
         show_tools(app)
         await pilot.pause()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from textual.widgets import Input, OptionList, Static
+from textual.widgets import Input, OptionList
 
 from chat_tui.ui.app import ChatApp
 from chat_tui.ui.screens.chat import ChatScreen
@@ -19,8 +19,7 @@ from tests.test_app import SIZE, build, send, settle
 
 
 def _panel_text(app: ChatApp) -> str:
-    content = app.chat.query_one("#document", Static).content
-    return str(getattr(content, "plain", content))
+    return app.chat.panel.section_text("document") or ""
 
 
 async def _add(pilot: Any, path: Path) -> None:

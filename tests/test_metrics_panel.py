@@ -5,20 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from rich.style import Style as RichStyle
 from textual.app import App, ComposeResult
-from textual.content import Content
+from textual.color import Color
+from textual.containers import Horizontal
+from textual.geometry import Region
 from textual.widgets import Static
 
 from chat_tui.core.metrics import CacheClock, CacheKey, CacheState, TurnMetrics
 from chat_tui.core.pricing import Cost
 from chat_tui.providers.events import Usage
 from chat_tui.ui.themes import theme_variable_defaults
-from chat_tui.ui.widgets.metrics_panel import (
-    LatencySparkline,
-    MetricsPanel,
-    PanelData,
-    PanelDocument,
-    StackedBar,
+from chat_tui.ui.widgets.metrics_panel import MetricsPanel, PanelData, PanelDocument
+from chat_tui.ui.widgets.panel_sections import (
+    ASSUMED_NOTE,
+    CACHE_STYLES,
     bar_cells,
     format_duration,
     format_ms,
@@ -80,9 +81,21 @@ def data(**changes: object) -> PanelData:
     return PanelData(**base)  # type: ignore[arg-type]
 
 
-def text(panel: MetricsPanel, widget_id: str) -> str:
-    content = panel.query_one(f"#{widget_id}", Static).content
-    return content.plain if isinstance(content, Content) else str(content)
+def text(panel: MetricsPanel, part: str) -> str:
+    shown = panel.section_text(part)
+    assert shown is not None, f"{part} is hidden"
+    return shown
+
+
+def cache_status(panel: MetricsPanel) -> str:
+    """The status the cache line is drawn in, from its style."""
+    part = panel.body.part("cache-state")
+    assert part is not None
+    [span] = part.spans
+    muted = panel.app.theme_variables["text-muted"]
+    statuses = {**{style: s for s, style in CACHE_STYLES.items()}, muted: "cold",
+                f"italic {muted}": "unknown"}  # fmt: skip
+    return statuses[str(span.style)]
 
 
 def cold() -> CacheState:
@@ -116,7 +129,7 @@ async def test_figures_rendered() -> None:
         assert "saved" in cost and "$0.013" in cost and "(87 %)" in cost
         assert text(panel, "cache-ttl") == "requests ask for 5m"
         assert "3 turns" in text(panel, "latency-caption")
-        assert panel.query_one(LatencySparkline).values == (2.1, 0.41, 0.39)
+        assert text(panel, "latency-sparkline") == sparkline((2.1, 0.41, 0.39), 40)
 
 
 async def test_unknown_figures_show_a_dash_never_zero() -> None:
@@ -133,7 +146,7 @@ async def test_unknown_figures_show_a_dash_never_zero() -> None:
         assert "0" not in split and split.count("—") == 4
         cost = text(panel, "cost")
         assert "$0" not in cost and cost.count("—") == 4
-        assert not panel.query_one(StackedBar).display  # nothing to split
+        assert panel.section_text("prompt-bar") is None  # nothing to split
         assert text(panel, "document") == "none — ctrl+o to load"
 
 
@@ -153,14 +166,13 @@ async def test_countdown_with_fake_clock() -> None:
     async with app.run_test(size=(60, 50)) as pilot:
         panel.update_data(data())
         await pilot.pause()
-        cache_widget = panel.query_one("#cache-state", Static)
         assert text(panel, "cache-state") == "○ cold — next turn writes the cache"
-        assert cache_widget.has_class("-cold")
+        assert cache_status(panel) == "cold"
 
         cache.record(KEY, 300, started_at=clock.now)  # a cache write
         panel.refresh_countdown()
         assert text(panel, "cache-state") == "● warm 05:00"
-        assert cache_widget.has_class("-warm") and not cache_widget.has_class("-cold")
+        assert cache_status(panel) == "warm"
         clock.now += 1
         panel.refresh_countdown()
         assert text(panel, "cache-state") == "● warm 04:59"
@@ -168,12 +180,12 @@ async def test_countdown_with_fake_clock() -> None:
         clock.now += 240  # 59 s left: the last minute
         panel.refresh_countdown()
         assert text(panel, "cache-state") == "◐ expiring 00:59"
-        assert cache_widget.has_class("-expiring")
+        assert cache_status(panel) == "expiring"
 
         clock.now += 60
         panel.refresh_countdown()
         assert text(panel, "cache-state") == "✕ expired — next turn writes again"
-        assert cache_widget.has_class("-expired")
+        assert cache_status(panel) == "expired"
 
         cache.record(KEY, 300, started_at=clock.now)  # a cache read restarts the TTL
         panel.refresh_countdown()
@@ -181,7 +193,7 @@ async def test_countdown_with_fake_clock() -> None:
         await pilot.pause()
 
 
-async def test_tick_touches_the_widget_only_when_the_text_changes(
+async def test_tick_redraws_only_when_the_line_changes_and_never_lays_out(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock = FakeClock()
@@ -195,25 +207,40 @@ async def test_tick_touches_the_widget_only_when_the_text_changes(
         return cache.state(KEY)
 
     app, panel = make(state)
-    async with app.run_test(size=(60, 50)):
+    async with app.run_test(size=(60, 50)) as pilot:
         panel.update_data(data())
-        widget = panel.query_one("#cache-state", Static)
-        updates: list[bool] = []
-        original = widget.update
+        await pilot.pause()
+        refreshes: list[tuple[bool, tuple[Region, ...]]] = []
+        original = panel.body.refresh
 
-        def counting(content: object = "", *, layout: bool = True) -> None:
-            updates.append(layout)
-            original(content, layout=layout)  # type: ignore[arg-type]
+        def counting(*regions: Region, repaint: bool = True, layout: bool = False,
+                     recompose: bool = False) -> object:  # fmt: skip
+            refreshes.append((layout, regions))
+            return original(*regions, repaint=repaint, layout=layout, recompose=recompose)
 
-        monkeypatch.setattr(widget, "update", counting)
+        monkeypatch.setattr(panel.body, "refresh", counting)
+        width = panel.body.size.width
+        row = panel.lines(wrap=True).index("● warm 05:00")
         polls = 0
         for _ in range(5):
             clock.now += 0.1  # 04:59.5 .. still shows 05:00
             panel.refresh_countdown()
-        assert polls == 5 and updates == []
+        assert polls == 5 and refreshes == []
         clock.now += 1
         panel.refresh_countdown()
-        assert updates == [False]  # same status, same length: no layout
+        # Same status, same length: the one row repainted, no layout.
+        assert refreshes == [(False, (Region(0, row, width, 1),))]
+        assert text(panel, "cache-state") == "● warm 04:59"
+        await pilot.pause()
+        assert "● warm 04:59" in app.export_screenshot().replace("&#160;", " ")
+        clock.now += 240  # a new status, still one line: the same
+        panel.refresh_countdown()
+        assert refreshes[1:] == [(False, (Region(0, row, width, 1),))]
+        assert cache_status(panel) == "expiring"
+        await pilot.pause()
+        assert "◐ expiring 00:59" in panel.lines()
+        assert "◐ expiring 00:59" in app.export_screenshot().replace("&#160;", " ")
+        assert drawn_style(panel, "◐ expiring 00:59").bold
 
 
 async def test_ollama_cache_not_reported() -> None:
@@ -224,8 +251,9 @@ async def test_ollama_cache_not_reported() -> None:
     async with PanelApp(panel).run_test(size=(60, 50)) as pilot:
         await pilot.pause()
         assert text(panel, "cache-state") == "not reported by Ollama"
-        assert not panel.query_one("#cache-ttl").display
-        assert not panel.query_one(StackedBar).display
+        assert cache_status(panel) == "unknown"
+        assert panel.section_text("cache-ttl") is None
+        assert panel.section_text("prompt-bar") is None
         split = text(panel, "prompt-split")
         assert "900" in split and split.count("—") == 2  # cache write and read unknown
 
@@ -252,17 +280,17 @@ async def test_bar_proportions() -> None:
                     output_tokens=5)  # fmt: skip
         panel.update_data(data(last=last))
         await pilot.pause()
-        bar = panel.query_one(StackedBar)
-        assert bar.display and bar.values == (100, 0, 900)
-        width = bar.size.width
-        rendered = bar.render()
-        assert isinstance(rendered, Content)
+        rendered = panel.body.part("prompt-bar")
+        assert rendered is not None
+        width = panel.body.size.width
+        assert width == 38 - 1 - 2  # the panel's width less its border and padding
         assert rendered.plain == "█" * width
         runs = [(span.end - span.start, span.style) for span in rendered.spans]
         assert runs == [
             (round(width * 0.1), "$uncached"),
             (width - round(width * 0.1), "$cache-read"),
         ]
+        assert "█" * width in panel.lines()
 
 
 def test_bar_cells() -> None:
@@ -313,3 +341,184 @@ def test_percent_never_rounds_to_a_false_zero_or_hundred() -> None:
     assert format_percent(0, 100) == "0 %"
     assert format_percent(100, 100) == "100 %"
     assert format_percent(1, None) == ""
+
+
+# -- one widget draws the panel ---------------------------------------------------------------
+
+
+def drawn_style(panel: MetricsPanel, line: str) -> RichStyle:
+    """The style a line of the panel is drawn in (its first character's)."""
+    y = panel.lines().index(line)
+    [strip] = panel.body.render_lines(Region(0, y, panel.body.size.width, 1))
+    segment = next(s for s in strip if s.text.strip())
+    assert line.startswith(segment.text.strip()[:1]) and segment.style is not None
+    return segment.style
+
+
+def hex_of(style: RichStyle) -> str:
+    assert style.color is not None and style.color.triplet is not None
+    return style.color.triplet.hex
+
+
+async def test_height_is_the_number_of_lines_and_a_short_terminal_scrolls() -> None:
+    app, panel = make()
+    async with app.run_test(size=(60, 50)) as pilot:
+        panel.update_data(data())
+        await pilot.pause()
+        lines = panel.lines()
+        assert lines[:2] == ["Provider", "provider      Anthropic"]
+        assert "Tools" not in lines  # no MCP servers configured
+        assert lines.count("") == 5  # a blank line between the six sections shown
+        assert panel.body.size.height == len(lines)
+        assert panel.max_scroll_y == 0
+        panel.update_data(data(document=None))  # three lines fewer: laid out again
+        await pilot.pause()
+        assert panel.body.size.height == len(panel.lines()) == len(lines) - 3
+    app, panel = make()
+    async with app.run_test(size=(60, 20)) as pilot:
+        panel.update_data(data())
+        await pilot.pause()
+        lines = panel.lines(wrap=True)  # a scrollbar takes a column: the caption wraps
+        assert lines[-2:] == ["3 turns · last 390 ms  max 2,100", "ms"]
+        assert len(panel.lines()) == len(lines) - 2  # and one other line
+        assert panel.body.size.height == len(lines) > 20
+        assert panel.max_scroll_y == len(lines) - 20
+        panel.scroll_end(animate=False)
+        await pilot.pause()
+        screen = app.export_screenshot().replace("&#160;", " ")
+        assert "First-token latency" in screen and "Provider" not in screen
+
+
+class ProbeApp(PanelApp):
+    """The panel beside a Static drawn in $text-muted by CSS on the panel's background."""
+
+    CSS = "#probe { color: $text-muted; background: $surface; width: 10; }"
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield Static("probe", id="probe")
+            yield self.panel
+
+
+async def test_cache_line_colour_and_weight_per_status_and_theme() -> None:
+    clock = FakeClock()
+    cache = CacheClock(clock)
+    panel = MetricsPanel(lambda: cache.state(KEY), tick=0)
+    app = ProbeApp(panel)
+    async with app.run_test(size=(60, 50)) as pilot:
+        panel.update_data(data())
+        await pilot.pause()
+        variables = app.theme_variables
+        css_muted = app.query_one("#probe").rich_style.color
+        assert css_muted is not None and css_muted.triplet is not None
+        muted = drawn_style(panel, "requests ask for 5m")  # the TTL line: $text-muted
+        assert hex_of(muted) == css_muted.triplet.hex  # as the CSS property draws it
+        cold = drawn_style(panel, "○ cold — next turn writes the cache")
+        assert hex_of(cold) == hex_of(muted) and not cold.bold and not cold.italic
+        cache.record(KEY, 300, started_at=clock.now)
+        for advance, line, variable in [
+            (0, "● warm 05:00", "ttl-warm"),
+            (250, "◐ expiring 00:50", "ttl-expiring"),
+            (60, "✕ expired — next turn writes again", "ttl-expired"),
+        ]:
+            clock.now += advance
+            panel.refresh_countdown()
+            await pilot.pause()
+            style = drawn_style(panel, line)
+            assert style.bold and hex_of(style) == Color.parse(variables[variable]).hex.lower()
+        heading = drawn_style(panel, "Cache")
+        primary = Color.parse(variables["text-primary"]).hex.lower()
+        assert heading.bold and hex_of(heading) == primary
+
+        app.theme = "textual-light"  # the variables are resolved when drawn
+        await pilot.pause()
+        light = app.theme_variables
+        assert light["text-primary"] != variables["text-primary"]
+        heading = drawn_style(panel, "Cache")
+        assert hex_of(heading) == Color.parse(light["text-primary"]).hex.lower()
+        muted_now = drawn_style(panel, "requests ask for 5m")
+        assert hex_of(muted_now) == app.query_one("#probe").rich_style.color.triplet.hex  # type: ignore[union-attr]
+        assert hex_of(muted_now) != hex_of(muted)
+
+        panel.update_data(data(provider_label="Ollama", cache_reported=False))
+        await pilot.pause()
+        unknown = drawn_style(panel, "not reported by Ollama")
+        assert unknown.italic and not unknown.bold and hex_of(unknown) == hex_of(muted_now)
+
+
+async def test_bar_and_sparkline_fill_the_width_and_follow_a_resize() -> None:
+    app, panel = make()
+    history = tuple(0.4 + (i % 7) / 10 for i in range(80))  # more turns than columns
+    async with app.run_test(size=(80, 50)) as pilot:
+        panel.update_data(data(ttft_history=history))
+        for outer in (50, 30):
+            panel.styles.width = outer
+            await pilot.pause()
+            width = panel.body.size.width
+            assert width == outer - 3  # less the border and the padding
+            bar = text(panel, "prompt-bar")
+            spark = text(panel, "latency-sparkline")
+            assert bar == "█" * width and spark == sparkline(history, width)
+            assert len(spark) == width and bar in panel.lines() and spark in panel.lines()
+            assert panel.body.size.height == len(panel.lines(wrap=True))  # no chart wrapped
+
+
+async def test_assumed_warm_cache_says_why_and_lays_out_for_the_longer_note(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    states = [CacheState("cold", None, None)]
+    app, panel = make(lambda: states[-1])
+    async with app.run_test(size=(60, 50)) as pilot:
+        panel.update_data(data())
+        await pilot.pause()
+        height = panel.body.size.height
+        layouts: list[bool] = []
+        original = panel.body.refresh
+
+        def counting(*regions: Region, repaint: bool = True, layout: bool = False,
+                     recompose: bool = False) -> object:  # fmt: skip
+            layouts.append(layout)
+            return original(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+        monkeypatch.setattr(panel.body, "refresh", counting)
+        states.append(CacheState("warm", 300.0, 300.0, assumed=True))
+        panel.refresh_countdown()
+        assert text(panel, "cache-state") == "● warm 05:00 (assumed)"
+        assert text(panel, "cache-ttl") == ASSUMED_NOTE
+        assert layouts == [True]  # the note wraps: three lines at this width
+        await pilot.pause()
+        assert panel.body.size.height == height + 2 == len(panel.lines(wrap=True))
+        states.append(CacheState("expired", 0.0, 300.0))
+        layouts.clear()
+        panel.refresh_countdown()
+        assert text(panel, "cache-ttl") == "requests ask for 5m" and layouts == [True]
+        await pilot.pause()
+        assert panel.body.size.height == height
+
+
+async def test_new_figures_on_the_same_rows_are_drawn_without_a_layout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app, panel = make()
+    async with app.run_test(size=(60, 50)) as pilot:
+        panel.update_data(data())
+        await pilot.pause()
+        screen = app.export_screenshot().replace("&#160;", " ")
+        assert "$0.0020" in screen and "$0.50" not in screen
+        layouts: list[bool] = []
+        original = panel.body.refresh
+
+        def counting(*regions: Region, repaint: bool = True, layout: bool = False,
+                     recompose: bool = False) -> object:  # fmt: skip
+            layouts.append(layout)
+            return original(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+        monkeypatch.setattr(panel.body, "refresh", counting)
+        panel.update_data(data(session_cost=Cost(0.50, 0.90), ttft_history=(2.1, 0.41, 0.8)))
+        assert layouts == [False]
+        await pilot.pause()
+        screen = app.export_screenshot().replace("&#160;", " ")
+        assert "$0.50" in screen and "$0.0020" not in screen
+        assert sparkline((2.1, 0.41, 0.8), 40) in screen and "last 800 ms" in screen
+        panel.update_data(data(session_cost=Cost(0.50, 0.90), ttft_history=(2.1, 0.41, 0.8)))
+        assert layouts == [False]  # nothing changed: nothing redrawn

@@ -207,7 +207,6 @@ async def test_panel_says_what_the_requests_ask_for(
 ) -> None:
     """The panel names the retention sent to OpenAI (not Anthropic's 5m / 1h), and its
     countdown runs for it after a turn that read the cache."""
-    from textual.widgets import Static
 
     from chat_tui.core.prefs import Prefs
     from chat_tui.ui.app import make_app
@@ -228,8 +227,7 @@ async def test_panel_says_what_the_requests_ask_for(
             await pilot.press("enter")
             await app.workers.wait_for_complete()
             await pilot.pause()
-        label = app.chat.query_one("#cache-ttl", Static)
-        assert str(label.render()) == "requests ask for 24h retention"
+        assert app.chat.panel.section_text("cache-ttl") == "requests ask for 24h retention"
         assert app.session.cache_state().ttl_s == 86400
     chat_only = ChatSession(loopback_settings(server, provider="openai"), clock=FakeClock())
     assert chat_only.cache_request_label == "automatic caching"

@@ -173,7 +173,7 @@ def test_panel_rows_for_a_thinking_turn_only() -> None:
     from chat_tui.core.metrics import TurnMetrics
     from chat_tui.core.pricing import Cost
     from chat_tui.providers.events import Usage
-    from chat_tui.ui.widgets.metrics_panel import thinking_rows
+    from chat_tui.ui.widgets.panel_sections import thinking_rows
 
     plain = TurnMetrics("anthropic", "m", 0.4, 1.0, 50.0, Usage(), Cost(0.0, 0.0))
     assert thinking_rows(plain) == []
