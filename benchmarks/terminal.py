@@ -61,6 +61,8 @@ class Terminal:
     # -- lifecycle
 
     def start(self) -> Terminal:
+        if self.pid:
+            raise RuntimeError("this terminal's program is already running")
         argv = [*self.program, *self.args]
         cols, rows = SIZE
         self.started = time.monotonic()
@@ -148,7 +150,9 @@ class Terminal:
         self.pid = 0
 
     def __enter__(self) -> Terminal:
-        return self.start()
+        # ``with Terminal(...).start() as term`` must not start a second process (it did:
+        # bench_startup ran two chat-tui processes a launch, the first never stopped).
+        return self if self.pid else self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
