@@ -463,6 +463,20 @@ async def test_bar_and_sparkline_fill_the_width_and_follow_a_resize() -> None:
             assert panel.body.size.height == len(panel.lines(wrap=True))  # no chart wrapped
 
 
+def count_layouts(monkeypatch: pytest.MonkeyPatch, panel: MetricsPanel) -> list[bool]:
+    """From now on, the ``layout`` flag of every refresh the panel's body asks for."""
+    layouts: list[bool] = []
+    original = panel.body.refresh
+
+    def counting(*regions: Region, repaint: bool = True, layout: bool = False,
+                 recompose: bool = False) -> object:  # fmt: skip
+        layouts.append(layout)
+        return original(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    monkeypatch.setattr(panel.body, "refresh", counting)
+    return layouts
+
+
 async def test_assumed_warm_cache_says_why_and_lays_out_for_the_longer_note(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -472,15 +486,7 @@ async def test_assumed_warm_cache_says_why_and_lays_out_for_the_longer_note(
         panel.update_data(data())
         await pilot.pause()
         height = panel.body.size.height
-        layouts: list[bool] = []
-        original = panel.body.refresh
-
-        def counting(*regions: Region, repaint: bool = True, layout: bool = False,
-                     recompose: bool = False) -> object:  # fmt: skip
-            layouts.append(layout)
-            return original(*regions, repaint=repaint, layout=layout, recompose=recompose)
-
-        monkeypatch.setattr(panel.body, "refresh", counting)
+        layouts = count_layouts(monkeypatch, panel)
         states.append(CacheState("warm", 300.0, 300.0, assumed=True))
         panel.refresh_countdown()
         assert text(panel, "cache-state") == "● warm 05:00 (assumed)"
@@ -505,15 +511,7 @@ async def test_new_figures_on_the_same_rows_are_drawn_without_a_layout(
         await pilot.pause()
         screen = app.export_screenshot().replace("&#160;", " ")
         assert "$0.0020" in screen and "$0.50" not in screen
-        layouts: list[bool] = []
-        original = panel.body.refresh
-
-        def counting(*regions: Region, repaint: bool = True, layout: bool = False,
-                     recompose: bool = False) -> object:  # fmt: skip
-            layouts.append(layout)
-            return original(*regions, repaint=repaint, layout=layout, recompose=recompose)
-
-        monkeypatch.setattr(panel.body, "refresh", counting)
+        layouts = count_layouts(monkeypatch, panel)
         panel.update_data(data(session_cost=Cost(0.50, 0.90), ttft_history=(2.1, 0.41, 0.8)))
         assert layouts == [False]
         await pilot.pause()
