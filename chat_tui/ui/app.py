@@ -49,14 +49,12 @@ class ChatApp(App[int]):
         prefs: Prefs | None = None,
         doc: str | Sequence[str] | None = None,
         resume: bool = False,
-        notices: Iterable[str] = (),
     ) -> None:
         super().__init__()
         self.session = session
         self.prefs = prefs or Prefs()
         self._doc = doc
         self._resume = resume
-        self._notices = list(notices)
         self._theme_errors: list[str] = []
         self._register_themes()
 
@@ -93,7 +91,6 @@ class ChatApp(App[int]):
             show_panel=self.session.settings.show_panel,
             doc=self._doc,
             resume=self._resume,
-            notices=self._notices,
         )
 
     @property

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import importlib
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -103,7 +103,6 @@ class ChatScreen(Screen[None]):
         show_panel: bool = True,
         doc: str | Sequence[str] | None = None,
         resume: bool = False,
-        notices: Iterable[str] = (),
     ) -> None:
         super().__init__()
         self.session = session
@@ -111,7 +110,6 @@ class ChatScreen(Screen[None]):
         self._show_panel = show_panel
         self._doc = doc
         self._resume = resume
-        self._notices = list(notices)
         self.sub_title = session.conversation.title
         self.started = False  # set once the start-up work (resume, document) is done
         self._turn: Worker[None] | None = None
@@ -168,7 +166,7 @@ class ChatScreen(Screen[None]):
         MCP servers and keep-warm."""
         pane = self.pane
         store = self.session.store
-        for line in [*self._notices, *self.session.notices]:
+        for line in self.session.notices:  # e.g. a database that cannot be opened
             pane.add_notice(line, severity="warning")
         self.session.notices.clear()
         if store is not None and store.recovered:
