@@ -326,6 +326,15 @@ async def test_a_panel_toggled_off_stays_off_when_the_terminal_widens(
         await pilot.resize_terminal(*SIZE)
         await pilot.pause()
         assert not app.chat.panel.display
+        # Toggled off, then asked for in a narrow terminal: shown once there is room.
+        await pilot.resize_terminal(60, 24)
+        await pilot.pause()
+        await pilot.press("ctrl+b")
+        await pilot.pause()
+        assert not app.chat.panel.display
+        await pilot.resize_terminal(*SIZE)
+        await pilot.pause()
+        assert app.chat.panel.display
 
 
 async def test_countdown_runs_on_the_injected_clock(

@@ -433,8 +433,9 @@ class ChatScreen(Screen[None]):
     def action_toggle_panel(self) -> None:
         width = self.size.width or self.app.size.width
         if not self.panel.display and width < PANEL_MIN_TERMINAL_WIDTH:
+            self._show_panel = True  # asked for: shown once there is room
             self.notify(f"The panel needs a terminal {PANEL_MIN_TERMINAL_WIDTH} columns wide "
-                        f"(this one has {width}): widen it, then ctrl+b.",
+                        f"(this one has {width}): it shows again once the terminal is that wide.",
                         severity="warning")  # fmt: skip
             return
         self._show_panel = not self.panel.display
