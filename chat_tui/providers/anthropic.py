@@ -347,9 +347,7 @@ class _Blocks:
         block, pieces, signature = self._open.pop(index)
         if block.type == "thinking":
             return ThinkingPart("".join(pieces), "".join(signature))
-        if block.type == "redacted_thinking":
-            return RedactedThinkingPart(block.data)
-        return block_part(block, "".join(pieces))
+        return block_part(block, "".join(pieces))  # redacted thinking, a tool call
 
 
 class AnthropicProvider:
