@@ -73,7 +73,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from chat_tui import locations
@@ -86,7 +86,9 @@ from chat_tui.providers.base import (
     ProviderKind,
     ProviderSettings,
 )
-from chat_tui.providers.events import CacheTTL, ThinkingMode
+
+if TYPE_CHECKING:
+    from chat_tui.providers.events import CacheTTL, ThinkingMode
 
 DEFAULT_MODELS: dict[ProviderKind, str] = {
     "anthropic": "claude-haiku-4-5",
@@ -294,7 +296,7 @@ def _check_provider(value: Any, where: str) -> ProviderKind:
 def _check_ttl(value: Any, where: str) -> CacheTTL:
     if value not in ("5m", "1h"):
         raise ConfigError(f'{where}: cache_ttl must be "5m" or "1h", not {value!r}')
-    return cast(CacheTTL, value)
+    return cast("CacheTTL", value)
 
 
 def _check_retention(value: Any, where: str) -> CacheRetention:

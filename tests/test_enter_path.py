@@ -93,7 +93,7 @@ def build(server: LoopbackServer, tmp_path: Path, seen: Seen) -> ChatApp:
         return Watching(make_provider(ps), look)
 
     session = ChatSession(settings, store=store, provider_factory=factory)
-    app = ChatApp(session, prefs=prefs)
+    app = ChatApp(settings, session, prefs=prefs)
     return app
 
 

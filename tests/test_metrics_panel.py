@@ -16,10 +16,12 @@ from chat_tui.core.metrics import CacheClock, CacheKey, CacheState, TurnMetrics
 from chat_tui.core.pricing import Cost
 from chat_tui.providers.events import Usage
 from chat_tui.ui.themes import theme_variable_defaults
-from chat_tui.ui.widgets.metrics_panel import MetricsPanel, PanelData, PanelDocument
+from chat_tui.ui.widgets.metrics_panel import MetricsPanel
 from chat_tui.ui.widgets.panel_sections import (
     ASSUMED_NOTE,
     CACHE_STYLES,
+    PanelData,
+    PanelDocument,
     bar_cells,
     format_duration,
     format_ms,

@@ -100,13 +100,61 @@ def test_the_tui_starts_with_the_collector_paused(monkeypatch: pytest.MonkeyPatc
     assert gc.isenabled()
 
 
-def test_importing_the_app_does_not_import_the_database_layer() -> None:
+# The core modules the first frame must not wait for: together ~80 ms of imports, most of it
+# creating their dataclasses (benchmarks/README.md, "Start-up: where the time went").
+CORE = ("chat_tui.providers.events", "chat_tui.core.session", "chat_tui.core.metrics",
+        "chat_tui.core.pricing", "chat_tui.core.conversation", "chat_tui.core.storage",
+        "chat_tui.ui.widgets.panel_sections")  # fmt: skip
+
+FIRST_FRAME_PROBE = """
+import json, sys
+from chat_tui.cli import build_parser
+from chat_tui.config import load_settings
+from chat_tui.ui.app import ChatApp, make_app
+from chat_tui.ui.screens.chat import ChatScreen
+
+build_parser()
+frames, seen = [], {}
+real_display, real_start_up = ChatApp._display, ChatScreen._start_up
+
+def display(self, screen, update):
+    frames.append(len(frames))
+    real_display(self, screen, update)
+
+async def start_up(self):
+    seen["frames"] = len(frames)
+    seen["imported"] = sorted(m for m in sys.argv[1:] if m in sys.modules)
+    await real_start_up(self)
+    seen["after"] = sorted(m for m in sys.argv[1:] if m in sys.modules)
+    seen["panel"] = self.panel.lines()
+    seen["title"] = self.sub_title
+    self.app.exit()
+
+ChatApp._display, ChatScreen._start_up = display, start_up
+make_app(load_settings({})).run(headless=True, size=(140, 45))
+print(json.dumps(seen))
+"""
+
+
+def test_the_first_frame_is_drawn_before_the_core_is_imported(tmp_path: Path) -> None:
+    """The input, pane and key bar need Textual and the widgets only; the session (and the
+    core with it) is built just after that frame, and then fills the panel and the title."""
+    import json
+    import os
     import subprocess
     import sys
 
-    code = "import sys; import chat_tui.ui.app; print('chat_tui.core.storage' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC", "OPENAI"))}
+    env.update(ANTHROPIC_API_KEY="sk-ant-test-not-a-real-key", CHAT_TUI_CONFIG_DIR=str(tmp_path),
+               CHAT_TUI_DATA_DIR=str(tmp_path), CHAT_TUI_STATE_DIR=str(tmp_path))  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", FIRST_FRAME_PROBE, *CORE], capture_output=True,
+                         text=True, check=True, env=env, timeout=60)  # fmt: skip
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen["frames"] >= 1  # drawn...
+    assert seen["imported"] == []  # ...before any of the core was imported
+    assert seen["after"] == sorted(CORE)  # then the session: the core, the panel's lines
+    assert any("claude-haiku-4-5" in line for line in seen["panel"])
+    assert seen["title"] == "New conversation"
 
 
 async def test_the_database_opens_after_the_first_frame_and_keeps_the_question(

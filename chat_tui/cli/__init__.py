@@ -92,8 +92,8 @@ def _main(argv: Sequence[str] | None) -> int:
 def _run_tui(args: argparse.Namespace, settings: Any) -> int:
     from chat_tui.ui.app import make_app
 
-    app = make_app(settings, doc=args.doc, resume=args.resume)
-    app.session.docs.upload_default = bool(getattr(args, "upload", False))
+    app = make_app(settings, doc=args.doc, resume=args.resume,
+                   upload=bool(getattr(args, "upload", False)))  # fmt: skip
     app.run()
     return int(app.return_code or 0)
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from chat_tui.providers.events import ChatRequest, ProviderEvent
+if TYPE_CHECKING:  # the events module is most of the core's start-up cost: not needed here
+    from chat_tui.providers.events import ChatRequest, ProviderEvent
 
 ProviderKind = Literal["anthropic", "openai", "ollama"]
 PROVIDER_KINDS: tuple[ProviderKind, ...] = ("anthropic", "openai", "ollama")

@@ -1,14 +1,17 @@
 """The Textual application: registers themes, applies the keymap, opens the chat screen.
 No HTTP code here: the screen drives a ChatSession.
 
-:func:`make_app` is the one factory the CLI, the tests and the snapshot apps share.
+:func:`make_app` is the one factory the CLI, the tests and the snapshot apps share. It does not
+build the session: :attr:`ChatApp.session` does on first use, which the chat screen makes just
+after its first frame, so that the core's imports (see :mod:`chat_tui.ui.screens.chat`) come
+after the input is on screen. The commands' modules are imported when the palette opens.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,20 +20,16 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from chat_tui.config import Settings
-from chat_tui.core.metrics import Clock
-from chat_tui.core.models import known_models
 from chat_tui.core.prefs import Prefs
-from chat_tui.core.session import ChatSession
-from chat_tui.providers.events import CacheTTL
 from chat_tui.ui.screens.chat import ChatScreen
-from chat_tui.ui.screens.prompt import PromptScreen
 from chat_tui.ui.themes import load_themes, theme_dirs, theme_variable_defaults
-from chat_tui.ui.thinking_commands import thinking_commands
-from chat_tui.ui.tool_commands import tool_commands
 
 if TYPE_CHECKING:
+    from chat_tui.config import Settings
+    from chat_tui.core.metrics import Clock
+    from chat_tui.core.session import ChatSession
     from chat_tui.core.storage import Store
+    from chat_tui.providers.events import CacheTTL
 
 DEFAULT_THEME = "chat-tui-dark"
 
@@ -44,19 +43,33 @@ class ChatApp(App[int]):
 
     def __init__(
         self,
-        session: ChatSession,
+        settings: Settings,
+        session: ChatSession | Callable[[], ChatSession],
         *,
         prefs: Prefs | None = None,
         doc: str | Sequence[str] | None = None,
         resume: bool = False,
     ) -> None:
+        """``session``: the session, or what builds it on first use (see :func:`make_app`)."""
         super().__init__()
-        self.session = session
+        self.settings = settings
+        self._session: ChatSession | None = None if callable(session) else session
+        self._make_session: Callable[[], ChatSession] | None = (
+            session if callable(session) else None
+        )
         self.prefs = prefs or Prefs()
         self._doc = doc
         self._resume = resume
         self._theme_errors: list[str] = []
         self._register_themes()
+
+    @property
+    def session(self) -> ChatSession:
+        """The chat session, built on first use."""
+        if self._session is None:
+            assert self._make_session is not None
+            self._session = self._make_session()
+        return self._session
 
     # -- themes and keys ---------------------------------------------------------------
 
@@ -71,7 +84,7 @@ class ChatApp(App[int]):
         for theme in themes:
             self.register_theme(theme)
         self._theme_errors = errors
-        wanted = self.session.settings.theme or self.prefs.theme or DEFAULT_THEME
+        wanted = self.settings.theme or self.prefs.theme or DEFAULT_THEME
         if wanted not in self.available_themes:
             self._theme_errors.append(f"unknown theme {wanted!r}; using {DEFAULT_THEME}")
             wanted = DEFAULT_THEME
@@ -86,9 +99,9 @@ class ChatApp(App[int]):
 
     def get_default_screen(self) -> Screen[None]:
         return ChatScreen(
-            self.session,
+            lambda: self.session,
             self.prefs,
-            show_panel=self.session.settings.show_panel,
+            show_panel=self.settings.show_panel,
             doc=self._doc,
             resume=self._resume,
         )
@@ -100,14 +113,18 @@ class ChatApp(App[int]):
         return screen
 
     def on_mount(self) -> None:
-        if self.session.settings.keymap:
-            self.set_keymap(self.session.settings.keymap)
+        if self.settings.keymap:
+            self.set_keymap(self.settings.keymap)
         if self._theme_errors:
             self.notify("; ".join(self._theme_errors), title="Themes", severity="warning")
 
     # -- commands ----------------------------------------------------------------------
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        from chat_tui.core.models import known_models
+        from chat_tui.ui.thinking_commands import thinking_commands
+        from chat_tui.ui.tool_commands import tool_commands
+
         yield from super().get_system_commands(screen)
         chat = self.chat
         yield SystemCommand("Model: other…", "Type the name of another model for this provider",
@@ -163,6 +180,8 @@ class ChatApp(App[int]):
         self.chat.refresh_panel()
 
     def action_change_model(self) -> None:
+        from chat_tui.ui.screens.prompt import PromptScreen
+
         def chosen(model: str | None) -> None:
             if model:
                 self._use_model(model)
@@ -172,6 +191,8 @@ class ChatApp(App[int]):
         )
 
     def action_set_budget(self) -> None:
+        from chat_tui.ui.screens.prompt import PromptScreen
+
         current = self.session.budget_usd
 
         def chosen(value: str | None) -> None:
@@ -260,8 +281,9 @@ class ChatApp(App[int]):
         self.exit(0)
 
     async def on_unmount(self) -> None:
-        await self.session.aclose()
-        self.session.close_store()
+        if self._session is not None:
+            await self._session.aclose()
+            self._session.close_store()
 
 
 def make_app(
@@ -269,14 +291,16 @@ def make_app(
     *,
     doc: str | None = None,
     resume: bool = False,
+    upload: bool = False,
     clock: Clock = time.monotonic,
     wall: Clock = time.time,
     store: Store | None = None,
     prefs: Prefs | None = None,
 ) -> ChatApp:
-    """Build the app: the one factory the CLI, the tests and the benchmarks use. Without a
-    ``store``, the database in the data directory is opened when first needed, right after the
-    first frame (the chat screen's start-up work), not before it."""
+    """Build the app: the one factory the CLI, the tests and the benchmarks use. The session
+    is built on first use (just after the first frame); without a ``store``, the database in
+    the data directory is opened when first needed (the chat screen's start-up work, right
+    after that). ``upload``: documents go to the provider's Files API (``--upload``)."""
     path = settings.data_dir / "chat-tui.db"
 
     def open_store() -> Store:
@@ -284,8 +308,14 @@ def make_app(
 
         return Store.open(path)
 
-    session = ChatSession(
-        settings, store=store, open_store=None if store is not None else open_store,
-        clock=clock, wall=wall,
-    )  # fmt: skip
-    return ChatApp(session, prefs=prefs or Prefs.load(), doc=doc, resume=resume)
+    def make_session() -> ChatSession:
+        from chat_tui.core.session import ChatSession
+
+        session = ChatSession(
+            settings, store=store, open_store=None if store is not None else open_store,
+            clock=clock, wall=wall,
+        )  # fmt: skip
+        session.docs.upload_default = upload
+        return session
+
+    return ChatApp(settings, make_session, prefs=prefs or Prefs.load(), doc=doc, resume=resume)

@@ -10,7 +10,8 @@ from chat_tui.core.metrics import CacheClock, CacheKey, TurnMetrics
 from chat_tui.core.pricing import Cost
 from chat_tui.providers.events import Usage
 from chat_tui.ui.themes import builtin_themes_dir, load_theme_file, theme_variable_defaults
-from chat_tui.ui.widgets.metrics_panel import MetricsPanel, PanelData, PanelDocument
+from chat_tui.ui.widgets.metrics_panel import MetricsPanel
+from chat_tui.ui.widgets.panel_sections import PanelData, PanelDocument
 
 KEY = CacheKey("anthropic", "https://api.anthropic.com", "claude-haiku-4-5", "prefix")
 NOW = 10_000.0

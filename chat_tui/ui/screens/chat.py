@@ -2,8 +2,14 @@
 
 The screen drives a :class:`ChatSession` and shows what it reports; it never talks to a
 provider. A turn runs in a worker; the stop key cancels that worker, which closes the HTTP
-stream at once and keeps the partial answer. The screens it opens (conversations, documents)
-are imported when first opened: start-up time matters.
+stream at once and keeps the partial answer.
+
+Start-up time matters: the first frame (the input, the pane, the key bar) needs only Textual
+and the widgets. The session, and with it the core (providers' vocabulary, metrics, pricing,
+storage: ~80 ms of imports, most of it creating dataclasses), is built just after that frame
+(:meth:`ChatScreen._start_up`), or by the first key that needs it; so the core's modules are
+imported where they are first used, here and in the app. The screens it opens (conversations,
+documents) are imported when first opened.
 """
 
 from __future__ import annotations
@@ -24,23 +30,24 @@ from textual.timer import Timer
 from textual.widgets import Header, Static
 from textual.worker import Worker, WorkerState
 
-from chat_tui.core.document_set import Loaded, estimate_document_tokens
-from chat_tui.core.faults import host_of
-from chat_tui.core.session import ChatSession, TurnResult
-from chat_tui.core.session_documents import DocumentInfo
-from chat_tui.core.thinking import stop_note
 from chat_tui.errors import BudgetError, ChatTuiError
-from chat_tui.ui.tool_commands import panel_tools, start_tools
-from chat_tui.ui.tool_view import TuiToolView, add_saved_calls
 from chat_tui.ui.widgets.chat_input import ChatInput
 from chat_tui.ui.widgets.key_bar import KeyBar
 from chat_tui.ui.widgets.message_pane import AssistantMessage, MessagePane
-from chat_tui.ui.widgets.metrics_panel import MetricsPanel, PanelData, PanelDocument
+from chat_tui.ui.widgets.metrics_panel import MetricsPanel
 from chat_tui.ui.widgets.thinking_block import ThinkingBlock, TurnView
 
 if TYPE_CHECKING:
+    from chat_tui.core.document_set import Loaded
     from chat_tui.core.metrics import TurnMetrics
     from chat_tui.core.prefs import Prefs
+    from chat_tui.core.session import ChatSession, TurnResult
+    from chat_tui.core.session_documents import DocumentInfo
+    from chat_tui.ui.tool_view import TuiToolView
+    from chat_tui.ui.widgets.panel_sections import PanelDocument
+
+    TextSink = Callable[[str], None]
+    TurnRunner = Callable[[TextSink, TextSink, TuiToolView], Awaitable[TurnResult | None]]
 
 SETUP_HELP = """\
 No provider is configured or reachable yet. Set one up, then restart chat-tui:
@@ -54,9 +61,6 @@ No provider is configured or reachable yet. Set one up, then restart chat-tui:
 Then: chat-tui --provider anthropic|openai|ollama, or ctrl+t to switch here."""
 
 KEEP_WARM_TICK_S = 1.0
-
-TextSink = Callable[[str], None]
-TurnRunner = Callable[[TextSink, TextSink, TuiToolView], Awaitable[TurnResult | None]]
 # How long after Enter the key bar waits to show the Stop key. Redrawing the key bar lays the
 # whole screen out again: done at once, it delayed the request and the first token (see
 # benchmarks/profile_enter.py). The key works at once; only its label waits.
@@ -97,7 +101,7 @@ class ChatScreen(Screen[None]):
 
     def __init__(
         self,
-        session: ChatSession,
+        session: Callable[[], ChatSession],
         prefs: Prefs,
         *,
         show_panel: bool = True,
@@ -105,13 +109,13 @@ class ChatScreen(Screen[None]):
         resume: bool = False,
     ) -> None:
         super().__init__()
-        self.session = session
+        self._session_of = session  # builds the session (the app's, built once)
+        self._session: ChatSession | None = None
         self.prefs = prefs
         self._show_panel = show_panel
         self._doc = doc
         self._resume = resume
-        self.sub_title = session.conversation.title
-        self.started = False  # set once the start-up work (resume, document) is done
+        self.started = False  # set once the start-up work (session, resume, document) is done
         self._turn: Worker[None] | None = None
         self._answer: AssistantMessage | None = None
         self._keep_warm_timer: Timer | None = None
@@ -121,6 +125,14 @@ class ChatScreen(Screen[None]):
         self._setup: Static | None = None  # the set-up help, while shown
         self._warm_up_started = False
 
+    @property
+    def session(self) -> ChatSession:
+        """The chat session: built just after the first frame, or by the first key that
+        needs it, whichever comes first."""
+        if self._session is None:
+            self._session = self._session_of()
+        return self._session
+
     # -- layout ------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
@@ -129,7 +141,7 @@ class ChatScreen(Screen[None]):
             with Vertical(id="chat"):
                 yield MessagePane(id="pane")
                 yield ChatInput(history=self.prefs.history, id="input")
-            panel = MetricsPanel(self.session.cache_state, id="panel")
+            panel = MetricsPanel(id="panel")  # filled once the session is built
             wide = self.app.size.width >= PANEL_MIN_TERMINAL_WIDTH
             panel.display = self._show_panel and wide
             yield panel
@@ -143,16 +155,8 @@ class ChatScreen(Screen[None]):
     def panel(self) -> MetricsPanel:
         return self.query_one(MetricsPanel)
 
-    async def on_mount(self) -> None:
+    def on_mount(self) -> None:
         self.query_one(ChatInput).focus()
-        if self._resume:  # --continue: the conversation is in the first frame
-            store = self.session.store
-            last = store.last_conversation_id() if store is not None else None
-            if last is None:
-                self.pane.add_notice("No saved conversation to continue: starting a new one.")
-            else:
-                await self.open_conversation(last)
-        self.refresh_panel()
         self.call_after_refresh(self._start_up)
         # Once the key bar is drawn (the whole first screen): import the SDK off the event
         # loop. Its thread competes with the first frames for the GIL; at the latest
@@ -161,14 +165,18 @@ class ChatScreen(Screen[None]):
         self.set_timer(WARM_UP_AFTER_S, self._first_warm_up)
 
     async def _start_up(self) -> None:
-        """What the first frame need not wait for: the database (opened on first use, here
-        unless a question came first), the notices, ``--doc`` documents, the set-up check,
-        MCP servers and keep-warm."""
-        pane = self.pane
-        store = self.session.store
-        for line in self.session.notices:  # e.g. a database that cannot be opened
+        """What the first frame need not wait for: the session (the core's imports), the
+        panel's lines, ``--continue``'s conversation, the database (opened on first use, here
+        unless a question came first), the notices, ``--doc`` documents, the set-up check, MCP
+        servers and keep-warm."""
+        session, pane = self.session, self.pane
+        self.panel.watch_cache(session.cache_state)
+        if self._resume:
+            await self._continue_last()
+        store = session.store
+        for line in session.notices:  # e.g. a database that cannot be opened
             pane.add_notice(line, severity="warning")
-        self.session.notices.clear()
+        session.notices.clear()
         if store is not None and store.recovered:
             pane.add_notice(
                 f"Recovered {store.recovered} answer(s) cut off when chat-tui last stopped; "
@@ -178,10 +186,24 @@ class ChatScreen(Screen[None]):
             self.load_documents([self._doc] if isinstance(self._doc, str) else list(self._doc))
         self.refresh_panel()
         self.probe_setup()
+        from chat_tui.ui.tool_commands import start_tools
+
         start_tools(self)  # MCP servers
-        if self.session.keep_warm.enabled:
+        if session.keep_warm.enabled:
             self.start_keep_warm()
         self.started = True
+
+    async def _continue_last(self) -> None:
+        """``--continue``: open the last saved conversation (not when a question typed before
+        the start-up was done already began a new one)."""
+        store = self.session.store
+        last = store.last_conversation_id() if store is not None else None
+        if last is None:
+            self.pane.add_notice("No saved conversation to continue: starting a new one.")
+        elif self._turn is not None:
+            self.pane.add_notice("Not continuing the last conversation: a question came first.")
+        else:
+            await self.open_conversation(last)
 
     @work(group="documents", exit_on_error=False)
     async def load_documents(self, paths: list[str]) -> None:
@@ -202,6 +224,8 @@ class ChatScreen(Screen[None]):
         if loaded is not None and loaded.documents:
             docs = loaded.documents
             what = loaded.summary or docs[0].name
+            from chat_tui.core.document_set import estimate_document_tokens
+
             tokens = sum(estimate_document_tokens(d, self.session.provider.kind) for d in docs)
             self.pane.add_notice(
                 f"Loaded {what} ({tokens:,} tokens, estimated) as cached context: the "
@@ -224,6 +248,8 @@ class ChatScreen(Screen[None]):
         if action == "stop":
             return self.streaming  # shown only while streaming
         if action == "retry":
+            if self._session is None:  # not built yet: nothing asked
+                return None
             last = self.session.conversation.last
             return (not self.streaming and last is not None) or None
         return True
@@ -231,6 +257,10 @@ class ChatScreen(Screen[None]):
     # -- panel -------------------------------------------------------------------------
 
     def refresh_panel(self) -> None:
+        from chat_tui.core.faults import host_of
+        from chat_tui.ui.tool_commands import panel_tools
+        from chat_tui.ui.widgets.panel_sections import PanelData
+
         s = self.session
         docs = panel_documents(s.documents)
         doc = docs[-1] if docs else None
@@ -304,6 +334,8 @@ class ChatScreen(Screen[None]):
         answer = self._answer = pane.start_assistant()
         self._view = TurnView(pane, answer, pinned=self.session.settings.thinking_open,
                               clock=self.session.clock)  # fmt: skip
+        from chat_tui.ui.tool_view import TuiToolView
+
         self._tool_view = TuiToolView(pane, self._view)
         self._rounds = ()
         self.query_one(KeyBar).hold(STOP_KEY_DELAY_S)
@@ -393,6 +425,8 @@ class ChatScreen(Screen[None]):
             )
             return
         p = self.session.cycle_provider()
+        from chat_tui.core.faults import host_of
+
         self.pane.add_notice(f"Switched to {p.label} · {p.model} · {host_of(p.base_url)}")
         self.refresh_panel()
         self.warm_up()
@@ -460,6 +494,9 @@ class ChatScreen(Screen[None]):
         except ChatTuiError as exc:
             self.notify(str(exc), severity="error")
             return
+        from chat_tui.core.thinking import stop_note
+        from chat_tui.ui.tool_view import add_saved_calls
+
         pane = self.pane
         await pane.clear_messages()
         self._answer = None
@@ -558,6 +595,8 @@ class ChatScreen(Screen[None]):
         either, say how to set a provider up."""
         if self.session.provider.kind != "ollama":
             return
+        from chat_tui.core.faults import host_of
+
         host = host_of(self.session.provider.base_url)
         name, _, port = host.rpartition(":")
         try:
@@ -575,6 +614,8 @@ class ChatScreen(Screen[None]):
 
 def panel_documents(items: list[DocumentInfo]) -> tuple[PanelDocument, ...]:
     """The panel's entries: each document, a folder's files as one entry."""
+    from chat_tui.ui.widgets.panel_sections import PanelDocument
+
     entries: list[PanelDocument] = []
     folders: dict[str, int] = {}
     for info in items:

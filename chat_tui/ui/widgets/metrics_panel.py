@@ -7,13 +7,16 @@ tick. Its lines are built in :mod:`~chat_tui.ui.widgets.panel_sections`; here on
 (the prompt bar and the latency sparkline fill it), inside a scrolling container. One widget
 rather than one per heading and line group: each widget costs a message pump, CSS matching
 and layout, which made the panel the most expensive part of the first frame.
+
+The chat screen's first frame has the panel empty: its lines need the session and the core
+(metrics, pricing), built just after that frame, and :mod:`panel_sections` is imported then.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cached_property
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -24,17 +27,11 @@ from textual.strip import Strip
 from textual.visual import Visual
 from textual.widget import Widget
 
-from chat_tui.core.metrics import CacheState
-from chat_tui.ui.widgets.panel_sections import (
-    PanelData,
-    PanelDocument,
-    Part,
-    cache_parts,
-    panel_lines,
-    panel_parts,
-)
+if TYPE_CHECKING:
+    from chat_tui.core.metrics import CacheState
+    from chat_tui.ui.widgets.panel_sections import PanelData, Part
 
-__all__ = ["MetricsPanel", "PanelBody", "PanelData", "PanelDocument"]
+__all__ = ["MetricsPanel", "PanelBody"]
 
 
 class _Drawn:
@@ -119,6 +116,11 @@ class PanelBody(Widget):
     def _drawn_at(self, width: int) -> _Drawn:
         """The panel built at ``width`` (the charts fill it)."""
         if self._drawn is None or self._drawn.width != width:
+            if not self._parts:  # not filled yet: nothing to draw, nothing to import
+                self._drawn = _Drawn(width, [])
+                return self._drawn
+            from chat_tui.ui.widgets.panel_sections import panel_lines
+
             known = self._pieces[1] if self._pieces[0] == width else {}
             pieces: dict[int, tuple[Content, list[tuple[Content, int]]]] = {}
             # Each line wraps on its own, as drawn: wrap only those longer than the width (the
@@ -158,7 +160,9 @@ def _changed_rows(old: _Drawn, new: _Drawn) -> list[tuple[int, Content]] | None:
 
 class MetricsPanel(VerticalScroll, can_focus=False):
     """The toggleable side panel. ``cache_state`` is polled once per ``tick`` seconds to
-    drive the countdown (``tick <= 0``: no timer; call :meth:`refresh_countdown` yourself)."""
+    drive the countdown (``tick <= 0``: no timer; call :meth:`refresh_countdown` yourself).
+    Without ``cache_state`` and ``data`` it is empty until :meth:`watch_cache` /
+    :meth:`update_data` fill it."""
 
     DEFAULT_CSS = """
     MetricsPanel {
@@ -169,7 +173,7 @@ class MetricsPanel(VerticalScroll, can_focus=False):
 
     def __init__(
         self,
-        cache_state: Callable[[], CacheState],
+        cache_state: Callable[[], CacheState] | None = None,
         *,
         tick: float = 1.0,
         data: PanelData | None = None,
@@ -181,7 +185,11 @@ class MetricsPanel(VerticalScroll, can_focus=False):
         self._cache_state = cache_state
         self._tick = tick
         self._data = data
-        self._parts = panel_parts(data)
+        self._parts: dict[str, Part] = {}
+        if cache_state is not None or data is not None:
+            from chat_tui.ui.widgets.panel_sections import panel_parts
+
+            self._parts = panel_parts(data)
         self._cache: dict[str, Content] = {}  # the cache lines: polled once mounted
         self.body = PanelBody(self._parts)
 
@@ -198,8 +206,15 @@ class MetricsPanel(VerticalScroll, can_focus=False):
         if self._tick > 0:
             self.set_interval(self._tick, self.refresh_countdown)
 
+    def watch_cache(self, cache_state: Callable[[], CacheState]) -> None:
+        """Poll ``cache_state`` from now on (for a panel made without it)."""
+        self._cache_state = cache_state
+        self._show_cache()
+
     def update_data(self, data: PanelData) -> None:
         """Show ``data`` (once per turn, switch or document load) and the cache state now."""
+        from chat_tui.ui.widgets.panel_sections import panel_parts
+
         self._data = data
         self._parts = panel_parts(data)
         self._show_cache()
@@ -210,6 +225,10 @@ class MetricsPanel(VerticalScroll, can_focus=False):
         self._show_cache(only_if_changed=True)
 
     def _show_cache(self, *, only_if_changed: bool = False) -> None:
+        if self._cache_state is None:  # not filled yet
+            return
+        from chat_tui.ui.widgets.panel_sections import cache_parts
+
         # $text-muted's value, not the variable (see panel_sections' docstring)
         muted = self.app.theme_variables.get("text-muted") or "$text-muted"
         cache = cache_parts(self._data, self._cache_state, muted)
