@@ -4,6 +4,7 @@ bar, which redraws only when its keys change, and the SDK warm-up, which waits f
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
@@ -15,8 +16,14 @@ import pytest
 from chat_tui.core.prefs import Prefs
 from chat_tui.core.session import ChatSession
 from chat_tui.core.storage import Store
-from chat_tui.providers.base import Provider, ProviderSettings, make_provider
-from chat_tui.providers.events import ChatRequest, ProviderEvent
+from chat_tui.providers.base import (
+    REQUEST_SENT,
+    Provider,
+    ProviderKind,
+    ProviderSettings,
+    make_provider,
+)
+from chat_tui.providers.events import ChatRequest, Message, ProviderEvent, TextDelta
 from chat_tui.ui.app import ChatApp
 from chat_tui.ui.screens import chat as chat_screen
 from chat_tui.ui.screens.chat import STOP_KEY_DELAY_S
@@ -36,15 +43,17 @@ class Seen:
 
     at_send: list[dict[str, Any]] = field(default_factory=list)
     key_bar_redraws_at_build: list[int] = field(default_factory=list)
+    held_at_first_event: list[bool] = field(default_factory=list)
 
 
 class Watching:
     """The real provider, with a look around at the moment it is asked to send."""
 
-    def __init__(self, inner: Provider, look: Any) -> None:
+    def __init__(self, inner: Provider, look: Any, first_event: Any = None) -> None:
         self.inner = inner
         self.settings = inner.settings
         self._look = look
+        self._first_event = first_event
 
     def prepare(self) -> None:
         self.inner.prepare()
@@ -57,7 +66,11 @@ class Watching:
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ProviderEvent, None]:
         self._look()
+        first = True
         async for event in self.inner.stream(request):
+            if first and self._first_event is not None:
+                self._first_event()
+            first = False
             yield event
 
 
@@ -84,13 +97,19 @@ def build(server: LoopbackServer, tmp_path: Path, seen: Seen) -> ChatApp:
             "stored": stored,
             "history_file": saved,
             "users_mounted": sum(m.is_mounted for m in pane.query(UserMessage)),
+            "held": pane.held,
             "stop_key_shown": "Stop" in key_labels(app),
         })  # fmt: skip
 
     def factory(ps: ProviderSettings) -> Provider:
         assert app is not None
         seen.key_bar_redraws_at_build.append(app.chat.query_one(KeyBar).redraws)
-        return Watching(make_provider(ps), look)
+
+        def first_event() -> None:
+            assert app is not None
+            seen.held_at_first_event.append(app.chat.pane.held)
+
+        return Watching(make_provider(ps), look, first_event)
 
     session = ChatSession(settings, store=store, provider_factory=factory)
     app = ChatApp(settings, session, prefs=prefs)
@@ -253,3 +272,79 @@ async def test_the_sdk_warm_up_waits_for_the_key_bar(
         assert seen.key_bar_redraws_at_build == [1]
         await ask(pilot, "no import now")
         assert len(seen.key_bar_redraws_at_build) == 1  # the question reused that client
+
+
+async def test_the_new_messages_mount_once_the_request_is_on_the_wire(
+    loopback: LoopbackServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Mounted at Enter, the question's messages ran inside the SDK's write, between the
+    request's headers and its body. They wait for httpcore to report the body written (the
+    fallback timer is out of the way here), and that comes before the answer's first event."""
+    monkeypatch.setattr(chat_screen, "SHOW_QUESTION_AFTER_S", 60.0)
+    seen = Seen()
+    app = build(loopback, tmp_path, seen)
+    async with app.run_test(size=SIZE) as pilot:
+        await warmed(pilot, seen)
+        await ask(pilot, "first")
+        await ask(pilot, "second")
+        assert [s["held"] for s in seen.at_send] == [True, True]  # held while sending...
+        assert seen.held_at_first_event == [False, False]  # ...released once it was sent
+        assert [m.text for m in app.chat.query(UserMessage)] == ["first", "second"]
+
+
+@pytest.mark.parametrize(("kind", "model"), [("anthropic", "claude-haiku-4-5"),
+                                             ("openai", "gpt-4.1-mini")])  # fmt: skip
+async def test_the_request_hook_reports_each_request_once_its_body_is_written(
+    loopback: LoopbackServer, kind: ProviderKind, model: str
+) -> None:
+    """REQUEST_SENT, set in a task, is called once a request (from httpcore's trace: its body
+    written), before any of the answer; a task that did not set it is not told."""
+    provider = make_provider(loopback_settings(loopback).provider_settings(kind, model))
+    order: list[str] = []
+
+    async def turn(question: str) -> None:
+        request = ChatRequest(model, (), (Message.of("user", question),), max_tokens=64)
+        texts = [e async for e in provider.stream(request) if isinstance(e, TextDelta)]
+        order.append(f"answer {question}: {''.join(t.text for t in texts)}")
+
+    async def asking() -> None:
+        REQUEST_SENT.set(lambda: order.append("sent"))
+        await turn("one")
+        await turn("two")
+
+    await asyncio.create_task(asking())
+    await turn("three")  # this task never set it
+    await provider.aclose()
+    assert order == ["sent", "answer one: You said: one", "sent", "answer two: You said: two",
+                     "answer three: You said: three"]  # fmt: skip
+
+
+async def test_a_question_whose_request_is_slow_to_leave_is_shown_anyway(
+    loopback: LoopbackServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request that does not leave (here: a provider that never sends) does not keep the
+    question off the screen: it is shown after SHOW_QUESTION_AFTER_S, and the turn stops."""
+    monkeypatch.setattr(chat_screen, "SHOW_QUESTION_AFTER_S", 0.05)
+    seen = Seen()
+    app = build(loopback, tmp_path, seen)
+    never = asyncio.Event()
+
+    async def stuck(request: ChatRequest) -> AsyncGenerator[ProviderEvent, None]:
+        await never.wait()
+        yield TextDelta("never")
+
+    async with app.run_test(size=SIZE) as pilot:
+        await warmed(pilot, seen)
+        monkeypatch.setattr(await app.session.provider_client(), "stream", stuck)
+        app.chat.query_one(ChatInput).load_text("are you there?")
+        await pilot.press("enter")
+        for _ in range(100):
+            if app.chat.query(UserMessage):
+                break
+            await pilot.pause(0.02)
+        assert [m.text for m in app.chat.query(UserMessage)] == ["are you there?"]
+        assert app.chat.streaming
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.chat.query(AssistantMessage).last().status == "stopped"

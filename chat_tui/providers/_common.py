@@ -10,9 +10,29 @@ from collections.abc import Awaitable, Callable, Mapping
 from time import time
 from typing import Any
 
+from chat_tui.providers.base import REQUEST_SENT
 from chat_tui.providers.events import ErrorKind, ProviderError, Usage
 
 MAX_MESSAGE = 300
+
+
+async def _trace_when_sent(request: Any) -> None:
+    """httpx request hook: in a task that asked (``REQUEST_SENT`` set, see providers/base.py),
+    report when the request's body is written, from httpcore's ``trace`` extension."""
+    notify = REQUEST_SENT.get()
+    if notify is None:
+        return
+
+    async def trace(event: str, info: dict[str, Any]) -> None:
+        if event.endswith("send_request_body.complete"):  # http11. / http2.
+            notify()
+
+    request.extensions["trace"] = trace
+
+
+def request_hooks() -> dict[str, list[Callable[[Any], Awaitable[None]]]]:
+    """``event_hooks`` for an SDK's httpx client: see ``REQUEST_SENT``."""
+    return {"request": [_trace_when_sent]}
 
 
 def one_line(text: object, secret: str | None = None, limit: int = MAX_MESSAGE) -> str:

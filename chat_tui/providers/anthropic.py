@@ -35,6 +35,7 @@ from chat_tui.providers._common import (
     kind_for_status,
     one_line,
     rehearse,
+    request_hooks,
     retry_after,
     transport_error,
 )
@@ -380,6 +381,7 @@ class AnthropicProvider:
                 base_url=s.base_url,
                 max_retries=s.max_retries,
                 timeout=httpx2.Timeout(s.read_timeout, connect=s.connect_timeout),
+                http_client=anthropic.DefaultAsyncHttpxClient(event_hooks=request_hooks()),
             )
         return self._client
 

@@ -3,7 +3,8 @@ the modules that need them, so that importing this module costs nothing."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -19,6 +20,12 @@ OpenAIApi = Literal["responses", "chat"]
 # prompt_cache_options.ttl (a minimum, gpt-5.6 and later).
 CacheRetention = Literal["in_memory", "24h", "30m", "12h"]
 CACHE_RETENTIONS: tuple[CacheRetention, ...] = ("in_memory", "24h", "30m", "12h")
+
+# A task that sets REQUEST_SENT is called, once per request its providers send, when the
+# request's body has been written to the socket. The chat screen mounts a new question's
+# messages then: mounted at Enter, they ran inside the SDK's write, between the headers and the
+# body, and held the request back by the mount's cost (benchmarks/README.md, "Enter → request").
+REQUEST_SENT: ContextVar[Callable[[], None] | None] = ContextVar("request_sent", default=None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from collections.abc import AsyncGenerator, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from chat_tui.providers._common import estimated_usage, openai_error, rehearse
+from chat_tui.providers._common import estimated_usage, openai_error, rehearse, request_hooks
 from chat_tui.providers.base import ProviderSettings
 from chat_tui.providers.events import (
     ChatRequest,
@@ -286,6 +286,7 @@ class OpenAICompatProvider:
                 base_url=self._base_url,
                 max_retries=s.max_retries,
                 timeout=httpx2.Timeout(s.read_timeout, connect=s.connect_timeout),
+                http_client=openai.DefaultAsyncHttpxClient(event_hooks=request_hooks()),
             )
         return self._client
 

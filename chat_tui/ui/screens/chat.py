@@ -31,6 +31,7 @@ from textual.widgets import Header, Static
 from textual.worker import Worker, WorkerState
 
 from chat_tui.errors import BudgetError, ChatTuiError
+from chat_tui.providers.base import REQUEST_SENT
 from chat_tui.ui.widgets.chat_input import ChatInput
 from chat_tui.ui.widgets.key_bar import KeyBar
 from chat_tui.ui.widgets.message_pane import AssistantMessage, MessagePane
@@ -65,6 +66,10 @@ KEEP_WARM_TICK_S = 1.0
 # whole screen out again: done at once, it delayed the request and the first token (see
 # benchmarks/profile_enter.py). The key works at once; only its label waits.
 STOP_KEY_DELAY_S = 0.3
+# A new question's messages are mounted once its request is on the wire (see _start); at the
+# latest this long after Enter (a request still waiting for the SDK or for MCP servers to
+# start, or a large body uploading).
+SHOW_QUESTION_AFTER_S = 0.1
 # Below this terminal width the metrics panel (44 columns) hides itself, so that the chat keeps
 # 30 columns; it comes back when the terminal is wide enough again (unless toggled off).
 PANEL_MIN_TERMINAL_WIDTH = 74
@@ -119,6 +124,7 @@ class ChatScreen(Screen[None]):
         self._turn: Worker[None] | None = None
         self._answer: AssistantMessage | None = None
         self._keep_warm_timer: Timer | None = None
+        self._show_timer: Timer | None = None  # shows a question's messages at the latest
         self._view: TurnView | None = None  # the turn's answer and its thinking block
         self._tool_view: TuiToolView | None = None  # the turn's tool calls
         self._rounds: tuple[TurnMetrics, ...] = ()  # the last turn's requests
@@ -305,8 +311,6 @@ class ChatScreen(Screen[None]):
         self.prefs.remember_prompt(text)
         self._start(lambda sink, think, tools: self.session.ask(text, sink, think, tools),
                     question=text)  # fmt: skip
-        # After the turn's first step (question stored, request sent): the history file.
-        asyncio.get_running_loop().call_soon(self.prefs.save)
         self._remove_setup()
 
     def _within_budget(self, text: str | None) -> bool:
@@ -323,12 +327,16 @@ class ChatScreen(Screen[None]):
         return True
 
     def _start(self, runner: TurnRunner, question: str | None = None) -> None:
-        # The turn's worker first: its first step stores the question and sends the request
-        # before the event loop gets to the new messages' mount and layout below.
+        # The turn's worker first: its first step stores the question and sends the request.
+        # The new messages below are mounted once that request is on the wire (_sent): mounted
+        # at once, they ran inside the SDK's write, between the headers and the body, and held
+        # the request back by their mount (benchmarks/README.md, "Enter → request").
         self._turn = self.run_worker(
             self._run_turn(runner), group="turn", exclusive=True, exit_on_error=False
         )
         pane = self.pane
+        pane.hold()
+        self._show_timer = self.set_timer(SHOW_QUESTION_AFTER_S, self._sent)
         if question is not None:
             pane.add_user(question)
         answer = self._answer = pane.start_assistant()
@@ -341,12 +349,24 @@ class ChatScreen(Screen[None]):
         self.query_one(KeyBar).hold(STOP_KEY_DELAY_S)
         self.refresh_bindings()
 
+    def _sent(self) -> None:
+        """The turn's request is on the wire (or the wait is over): show the new messages,
+        then write the history file."""
+        if self._show_timer is not None:
+            self._show_timer.stop()
+            self._show_timer = None
+        if self.pane.held:
+            self.pane.release()
+            self.prefs.save()
+
     async def _run_turn(self, runner: TurnRunner) -> None:
         view, tools = self._view, self._tool_view  # set by _start before this first runs
         assert view is not None and tools is not None
+        REQUEST_SENT.set(self._sent)  # in this worker's context only
         try:
             result = await runner(view.text, view.thinking, tools)
         except asyncio.CancelledError:
+            self._sent()
             answer = self._answer = view.answer
             tools.stopped()
             view.end()
@@ -369,6 +389,7 @@ class ChatScreen(Screen[None]):
                 if result.status == "stopped":
                     tools.stopped()
                 self._show_result(answer, result)
+        self._sent()
         view.end()
         for notice in self.session.notices:
             self.pane.add_notice(notice, severity="warning")

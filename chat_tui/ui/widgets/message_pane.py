@@ -344,6 +344,7 @@ class MessagePane(VerticalScroll, _OneLayout):
         super().__init__(self._more, self._earlier, name=name, id=id, classes=classes)
         self.flush_interval = flush_interval
         self._to_mount: list[Widget] = []
+        self._held = False  # see hold()
 
     def add_user(self, text: str) -> UserMessage:
         return self._add(UserMessage(text))
@@ -378,8 +379,25 @@ class MessagePane(VerticalScroll, _OneLayout):
     def add_notice(self, text: str, *, severity: str = "information") -> Widget:
         return self._add(Notice(text, severity=severity))
 
+    def hold(self) -> None:
+        """Keep what is added from here on unmounted until :meth:`release`: a question's
+        messages wait for its request to be on the wire (see ChatScreen._start)."""
+        self._held = True
+
+    @property
+    def held(self) -> bool:
+        return self._held
+
+    def release(self) -> None:
+        """Mount what was added while held (a no-op when not held)."""
+        if self._held:
+            self._held = False
+            if self._to_mount:
+                self.call_next(self._mount_batch)
+
     async def clear_messages(self) -> None:
         self._to_mount.clear()
+        self._held = False
         gc.unfreeze()  # let the collector reclaim the old conversation (see _mount_batch)
         await self.remove_children(self._messages())
         gc.collect()
@@ -390,7 +408,7 @@ class MessagePane(VerticalScroll, _OneLayout):
     def _add(self, widget: W) -> W:
         # One ``mount`` for the widgets added in a tick: one each is quadratic (500 turns: 5 s).
         self._to_mount.append(widget)
-        if len(self._to_mount) == 1:
+        if len(self._to_mount) == 1 and not self._held:
             self.call_next(self._mount_batch)
         return widget
 

@@ -79,8 +79,8 @@ class ToolCallBlock(Static):
         self._paint()
         self._decision = asyncio.get_running_loop().create_future()
         previous = self.app.focused
-        self.focus()
-        self.scroll_visible()
+        if self.is_mounted:  # else when it is (a question's blocks mount once it is sent)
+            self._take_focus()
         try:
             return await self._decision
         finally:
@@ -127,6 +127,12 @@ class ToolCallBlock(Static):
 
     def on_mount(self) -> None:
         self._paint()
+        if self.status == "asking":
+            self._take_focus()
+
+    def _take_focus(self) -> None:
+        self.focus()
+        self.scroll_visible()
 
     def _flush(self) -> None:
         self._timer = None
