@@ -142,8 +142,12 @@ async def ask(pilot: Any, text: str) -> None:
 
 
 async def test_the_question_is_stored_before_the_request_leaves_and_the_rest_after(
-    loopback: LoopbackServer, tmp_path: Path
+    loopback: LoopbackServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The messages wait for httpcore to report the request's body written: mounted at Enter,
+    # they ran inside the SDK's write, between its headers and its body. (The fallback timer
+    # is out of the way here: the report alone releases them.)
+    monkeypatch.setattr(chat_screen, "SHOW_QUESTION_AFTER_S", 60.0)
     seen = Seen()
     app = build(loopback, tmp_path, seen)
     async with app.run_test(size=SIZE) as pilot:
@@ -159,6 +163,8 @@ async def test_the_question_is_stored_before_the_request_leaves_and_the_rest_aft
         # Not in the way: the new messages are mounted, the history file written and the key
         # bar redrawn only after the request has left.
         assert first["users_mounted"] == 0 and second["users_mounted"] == 1
+        assert first["held"] and second["held"]  # held while the request is sent...
+        assert seen.held_at_first_event == [False, False]  # ...shown before the answer
         assert first["history_file"] == [] and second["history_file"] == ["first question"]
         assert not first["stop_key_shown"]
         # ...and nothing is lost: all of it happened by the end of the turn.
@@ -272,24 +278,6 @@ async def test_the_sdk_warm_up_waits_for_the_key_bar(
         assert seen.key_bar_redraws_at_build == [1]
         await ask(pilot, "no import now")
         assert len(seen.key_bar_redraws_at_build) == 1  # the question reused that client
-
-
-async def test_the_new_messages_mount_once_the_request_is_on_the_wire(
-    loopback: LoopbackServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Mounted at Enter, the question's messages ran inside the SDK's write, between the
-    request's headers and its body. They wait for httpcore to report the body written (the
-    fallback timer is out of the way here), and that comes before the answer's first event."""
-    monkeypatch.setattr(chat_screen, "SHOW_QUESTION_AFTER_S", 60.0)
-    seen = Seen()
-    app = build(loopback, tmp_path, seen)
-    async with app.run_test(size=SIZE) as pilot:
-        await warmed(pilot, seen)
-        await ask(pilot, "first")
-        await ask(pilot, "second")
-        assert [s["held"] for s in seen.at_send] == [True, True]  # held while sending...
-        assert seen.held_at_first_event == [False, False]  # ...released once it was sent
-        assert [m.text for m in app.chat.query(UserMessage)] == ["first", "second"]
 
 
 @pytest.mark.parametrize(("kind", "model"), [("anthropic", "claude-haiku-4-5"),

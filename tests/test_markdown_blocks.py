@@ -270,3 +270,47 @@ def test_start_up_does_not_import_the_markdown_renderers() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def cells(strips: list[Strip]) -> list[list[tuple[str, object]]]:
+    """Each line as (character, style) cells: what the terminal shows, however segmented."""
+    return [[(ch, seg.style) for seg in strip for ch in seg.text] for strip in strips]
+
+
+PLAIN_WORDS = ("The", "answer", "is", "42,", "(roughly)", "yes!", "why?", "a/b", "100%",
+               "x+y=z", "e-mail", "it's", '"quoted"', "user@example.com", "$5", "naïve",
+               "日本語", "end.", "a:b;")  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_plain_line_renders_as_markdown_does_cell_for_cell(seed: int) -> None:
+    """The open block's fast path (Text instead of parsing Markdown) must not change a cell:
+    lines of prose, at widths that wrap them, with the app's Markdown theme."""
+    from chat_tui.ui.widgets.markdown_render import markdown_theme, plain_paragraph
+
+    rng = random.Random(seed)
+    words = [rng.choice(PLAIN_WORDS) for _ in range(rng.randint(1, 40))]
+    text = "Word " + rng.choice(("", " ", "  ")).join(words) + rng.choice(("", " ", "   "))
+    theme = markdown_theme({"primary": "#ff0000", "secondary": "#00ff00",
+                            "accent": "#0000ff", "surface": "#111111"})  # fmt: skip
+    fast = plain_paragraph(text)
+    assert fast is not None
+    for width in (12, 37, 80):
+        console = Console(width=width, color_system="truecolor", force_terminal=True)
+        base = console.get_style("on #222222")
+
+        def render(r: RenderableType, console: Console = console, base: object = base) -> list:
+            return cells(render_strips(console, console.options, r, base, theme))  # type: ignore[arg-type]
+
+        assert render(fast) == render(ChatMarkdown(text))
+
+
+@pytest.mark.parametrize("text", [
+    "- item", "1. first", "# title", "> quote", "    code", "**bold**", "a *b* c", "a_b_c",
+    "`code`", "[link](x)", "a <b>", "AT&amp;T", "back\\slash", "a | b", "~~gone~~", "two\nlines",
+    "9 lives", " leading", "",
+])  # fmt: skip
+def test_markdown_syntax_is_never_taken_for_a_plain_line(text: str) -> None:
+    from chat_tui.ui.widgets.markdown_render import plain_paragraph
+
+    assert plain_paragraph(text) is None

@@ -24,7 +24,6 @@ from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Header, Static
@@ -77,10 +76,12 @@ WARM_UP_AFTER_S = 1.0  # the SDK warm-up starts when the key bar is drawn, or by
 
 
 class ChatScreen(Screen[None]):
+    # One grid, no containers: every frame draws each widget on the screen (a container too),
+    # and a message posted by the input reached the screen through each container's pump.
     DEFAULT_CSS = """
-    ChatScreen #main { height: 1fr; }
-    ChatScreen #chat { width: 1fr; }
-    ChatScreen MetricsPanel { width: 44; border-left: vkey $panel; }
+    ChatScreen { layout: grid; grid-size: 2 2; grid-columns: 1fr 44; grid-rows: 1fr auto; }
+    ChatScreen.-no-panel { grid-size: 1 2; grid-columns: 1fr; }
+    ChatScreen MetricsPanel { width: 44; row-span: 2; border-left: vkey $panel; }
     ChatScreen UserMessage { border-left: thick $role-user; }
     ChatScreen AssistantMessage { border-left: thick $role-assistant 60%; }
     ChatScreen ThinkingBlock { border-left: thick $role-assistant 20%; }
@@ -143,14 +144,12 @@ class ChatScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with Horizontal(id="main"):
-            with Vertical(id="chat"):
-                yield MessagePane(id="pane")
-                yield ChatInput(history=self.prefs.history, id="input")
-            panel = MetricsPanel(id="panel")  # filled once the session is built
-            wide = self.app.size.width >= PANEL_MIN_TERMINAL_WIDTH
-            panel.display = self._show_panel and wide
-            yield panel
+        yield MessagePane(id="pane")
+        panel = MetricsPanel(id="panel")  # filled once the session is built
+        panel.display = self._show_panel and self.app.size.width >= PANEL_MIN_TERMINAL_WIDTH
+        self.set_class(not panel.display, "-no-panel")
+        yield panel  # the grid's right column, both rows
+        yield ChatInput(history=self.prefs.history, id="input")
         yield KeyBar()
 
     @property
@@ -504,6 +503,7 @@ class ChatScreen(Screen[None]):
         shown = self._show_panel and width >= PANEL_MIN_TERMINAL_WIDTH
         if self.panel.display != shown:
             self.panel.display = shown
+            self.set_class(not shown, "-no-panel")
 
     def action_follow(self) -> None:
         self.pane.scroll_to_latest()

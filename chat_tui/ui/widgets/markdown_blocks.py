@@ -261,7 +261,12 @@ class BlockLines:
         if splitter is None:
             self.tail = []
             return
-        from chat_tui.ui.widgets.markdown_render import ChatMarkdown, FastCode, code_theme
+        from chat_tui.ui.widgets.markdown_render import (
+            ChatMarkdown,
+            FastCode,
+            code_theme,
+            text_renderable,
+        )
 
         if (key := (splitter.block_id, splitter.in_code)) != self._key:
             self._key, self._frozen, self._done = key, [], 0
@@ -287,5 +292,5 @@ class BlockLines:
             if not text[self._done :].strip():
                 self.tail = list(self._frozen)
                 return
-            live = ChatMarkdown(text[self._done :], code_theme=theme)
+            live = text_renderable(text[self._done :], theme)
         self.tail = self._frozen + self.render(live)
