@@ -257,6 +257,36 @@ def test_block_lines_render_final_blocks_once_and_keep_the_live_tail_small() -> 
     assert lines.blocks == 1 and not lines.tail
 
 
+def test_a_block_that_ends_as_it_was_drawn_open_is_not_rendered_again() -> None:
+    """The answer's last block at its end: its open lines become final as they are."""
+    console = Console(width=40, color_system="truecolor", force_terminal=True)
+    rendered: list[str] = []
+
+    def render(r: RenderableType) -> list[Strip]:
+        rendered.append(type(r).__name__)
+        return render_strips(console, console.options, r, console.get_style("none"))
+
+    for text in ("A first paragraph, **bold** in it.", "- one\n- two", "Plain words only"):
+        splitter, lines = BlockSplitter(), BlockLines(render, dark=True)
+        splitter.feed(text)
+        lines.set_tail(splitter)
+        drawn, rendered[:] = list(lines.tail), []
+        [block] = splitter.close()
+        lines.add(block)
+        assert rendered == [] and lines.lines == drawn
+        fresh = BlockLines(render, dark=True)
+        fresh.add(block)
+        assert cells(fresh.lines) == cells(drawn)  # what a render would have drawn
+    splitter, lines = BlockSplitter(), BlockLines(render, dark=True)
+    splitter.feed("Some text")
+    lines.set_tail(splitter)
+    splitter.feed(" and more")  # arrived after the tail was drawn: rendered as final
+    rendered.clear()
+    [block] = splitter.close()
+    lines.add(block)
+    assert rendered == ["Text"] and "and more" in "".join(s.text for s in lines.lines)
+
+
 def test_start_up_does_not_import_the_markdown_renderers() -> None:
     """Rich Markdown, markdown-it and Pygments load after the first frame (the chat screen's
     warm-up), not when the app is imported."""

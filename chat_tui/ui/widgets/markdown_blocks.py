@@ -241,7 +241,9 @@ def render_strips(
 
 class BlockLines:
     """The lines of a streamed document for one width and theme (``render`` renders at it):
-    ``add`` appends a final block, rendered once; ``set_tail`` re-renders the open block."""
+    ``add`` appends a final block, rendered once; ``set_tail`` re-renders the open block. A
+    text block that ends as it was last drawn open (the answer's last block, at its end) keeps
+    those lines instead of being rendered again."""
 
     def __init__(self, render: Callable[[RenderableType], list[Strip]], dark: bool) -> None:
         self.render, self.dark = render, dark
@@ -250,14 +252,19 @@ class BlockLines:
         self.tail: list[Strip] = []  # the open block
         self._key, self._frozen = (-1, False), list[Strip]()
         self._done = 0  # code lines / text characters of the open block already frozen
+        self._drawn: str | None = None  # the text the tail is, when drawn whole (no frozen head)
 
     def add(self, block: Block) -> None:
         if self.lines:
             self.lines.append(BLANK)
-        self.lines += self.render(block_renderable(block, self.dark))
+        if block.kind == "text" and block.text == self._drawn:
+            self.lines += self.tail
+        else:
+            self.lines += self.render(block_renderable(block, self.dark))
         self.blocks += 1
 
     def set_tail(self, splitter: BlockSplitter | None) -> None:
+        self._drawn = None
         if splitter is None:
             self.tail = []
             return
@@ -293,4 +300,5 @@ class BlockLines:
                 self.tail = list(self._frozen)
                 return
             live = text_renderable(text[self._done :], theme)
+            self._drawn = text if not self._done else None
         self.tail = self._frozen + self.render(live)
