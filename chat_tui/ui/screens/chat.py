@@ -73,6 +73,14 @@ SHOW_QUESTION_AFTER_S = 0.1
 # 30 columns; it comes back when the terminal is wide enough again (unless toggled off).
 PANEL_MIN_TERMINAL_WIDTH = 74
 WARM_UP_AFTER_S = 1.0  # the SDK warm-up starts when the key bar is drawn, or by then
+# The core, imported just after the first frame a few modules at a time (each import pulls in
+# what it needs first), with the event loop free between them: keys typed meanwhile echo.
+CORE_MODULES = (
+    "chat_tui.providers.events", "chat_tui.core.pricing", "chat_tui.core.models",
+    "chat_tui.core.metrics", "chat_tui.core.documents", "chat_tui.core.conversation",
+    "chat_tui.core.cache_doctor", "chat_tui.core.mcp", "chat_tui.core.session",
+    "chat_tui.ui.widgets.panel_sections", "chat_tui.ui.tool_view",
+)  # fmt: skip
 
 
 class ChatScreen(Screen[None]):
@@ -174,6 +182,11 @@ class ChatScreen(Screen[None]):
         panel's lines, ``--continue``'s conversation, the database (opened on first use, here
         unless a question came first), the notices, ``--doc`` documents, the set-up check, MCP
         servers and keep-warm."""
+        for name in CORE_MODULES:
+            if self._session is not None:  # built already, by a key that needed it
+                break
+            importlib.import_module(name)
+            await asyncio.sleep(0)
         session, pane = self.session, self.pane
         self.panel.watch_cache(session.cache_state)
         if self._resume:
