@@ -189,6 +189,7 @@ class ChatScreen(Screen[None]):
             await asyncio.sleep(0)
         session, pane = self.session, self.pane
         self.panel.watch_cache(session.cache_state)
+        self.refresh_panel()  # the whole panel at once, before --continue's conversation loads
         if self._resume:
             await self._continue_last()
         store = session.store

@@ -207,9 +207,9 @@ class MetricsPanel(VerticalScroll, can_focus=False):
             self.set_interval(self._tick, self.refresh_countdown)
 
     def watch_cache(self, cache_state: Callable[[], CacheState]) -> None:
-        """Poll ``cache_state`` from now on (for a panel made without it)."""
+        """Poll ``cache_state`` from now on (for a panel made without it). Its lines are drawn
+        with the next :meth:`update_data` (or tick): alone, they would be a panel half drawn."""
         self._cache_state = cache_state
-        self._show_cache()
 
     def update_data(self, data: PanelData) -> None:
         """Show ``data`` (once per turn, switch or document load) and the cache state now."""
