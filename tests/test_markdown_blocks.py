@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
 from rich.console import Console, RenderableType
+from rich.style import Style
 from textual.strip import Strip
 
 from chat_tui.ui.widgets.markdown_blocks import (
     CODE_CHUNK,
+    PARA_LINES,
     TEXT_LIMIT,
     Block,
     BlockLines,
@@ -103,6 +106,19 @@ def test_inline_triple_backticks_are_not_a_fence() -> None:
 def test_lists_go_on_across_blank_lines_and_end_at_a_paragraph() -> None:
     blocks = split("- a\n- b\n\n  more b\n\n- c\n\nAfter the list.\n")
     assert texts(blocks) == ["- a\n- b\n\n  more b\n\n- c", "After the list."]
+
+
+def test_a_list_ends_when_the_line_after_its_blank_line_starts_as_no_list_line_does() -> None:
+    """Not at that line's end: a closing paragraph often comes as one long line, and must be
+    drawn (and frozen) as a paragraph while it streams, not as part of the list."""
+    splitter = BlockSplitter()
+    assert texts(splitter.feed("- a\n- b\n\nAfter the li")) == ["- a\n- b"]
+    assert not splitter.in_list and splitter.tail_text() == "After the li"
+    assert texts(splitter.feed("st.\n\n")) == ["After the list."]
+    for going_on in ("  more", "- c", "2", "2.", "*", "10) x"):
+        splitter = BlockSplitter()
+        assert splitter.feed(f"- a\n\n{going_on}") == []
+        assert splitter.in_list, going_on
 
 
 def test_tables_are_contiguous_lines() -> None:
@@ -215,14 +231,26 @@ def test_markdown_blocks_have_no_blank_edges_and_no_markup() -> None:
     assert "a" in table[0].text and "─" in table[1].text and "1" in table[2].text
 
 
-def test_block_lines_render_final_blocks_once_and_keep_the_live_tail_small() -> None:
-    console = Console(width=60, color_system="truecolor", force_terminal=True)
-    rendered: list[int] = []
+class Renders:
+    """A render function for BlockLines at ``width`` that records what it rendered: the
+    renderables' type names and their line counts."""
 
-    def render(r: RenderableType) -> list[Strip]:
-        strips = render_strips(console, console.options, r, console.get_style("none"))
-        rendered.append(len(strips))
+    def __init__(self, width: int) -> None:
+        self.console = Console(width=width, color_system="truecolor", force_terminal=True)
+        self.names: list[str] = []
+        self.sizes: list[int] = []
+
+    def __call__(self, renderable: RenderableType) -> list[Strip]:
+        console = self.console
+        strips = render_strips(console, console.options, renderable, console.get_style("none"))
+        self.names.append(type(renderable).__name__)
+        self.sizes.append(len(strips))
         return strips
+
+
+def test_block_lines_render_final_blocks_once_and_keep_the_live_tail_small() -> None:
+    render = Renders(60)
+    rendered = render.sizes
 
     lines = BlockLines(render, dark=True)
     splitter = BlockSplitter()
@@ -241,16 +269,22 @@ def test_block_lines_render_final_blocks_once_and_keep_the_live_tail_small() -> 
         a is b for a, b in zip(lines.tail[:10], first, strict=True)
     )
 
-    paragraph = " ".join(f"Sentence number {i} is here." for i in range(400))
-    splitter = BlockSplitter()
-    lines = BlockLines(render, dark=True)
-    sizes = []
-    for start in range(0, len(paragraph), 40):
-        splitter.feed(paragraph[start : start + 40])
-        rendered.clear()
-        lines.set_tail(splitter)
-        sizes.append(rendered[-1])  # the live part
-    assert max(sizes) * 60 < 2 * TEXT_LIMIT  # the live part stays around TEXT_LIMIT chars
+    def stream(paragraph: str) -> tuple[BlockSplitter, BlockLines, list[int]]:
+        """The most lines rendered at one flush, streaming ``paragraph`` 40 chars at a time."""
+        splitter, lines, sizes = BlockSplitter(), BlockLines(render, dark=True), []
+        for start in range(0, len(paragraph), 40):
+            splitter.feed(paragraph[start : start + 40])
+            rendered.clear()
+            lines.set_tail(splitter)
+            sizes.append(max(rendered))  # the live part (and the lines it froze)
+        return splitter, lines, sizes
+
+    _, lines, sizes = stream(" ".join(f"Sentence number {i} is here." for i in range(400)))
+    assert max(sizes) <= PARA_LINES + 2 and len(lines.tail) > 100
+    # A paragraph whose lines cannot be frozen (no line may start as this one's do) is
+    # frozen in pieces at sentence ends: the live part stays around TEXT_LIMIT characters.
+    splitter, lines, sizes = stream("Scores: " + " ".join(f"+{i}." for i in range(1500)))
+    assert max(sizes) * 60 < 2 * TEXT_LIMIT
     done = splitter.close()
     lines.add(done[0])
     lines.set_tail(None)
@@ -259,18 +293,15 @@ def test_block_lines_render_final_blocks_once_and_keep_the_live_tail_small() -> 
 
 def test_a_block_that_ends_as_it_was_drawn_open_is_not_rendered_again() -> None:
     """The answer's last block at its end: its open lines become final as they are."""
-    console = Console(width=40, color_system="truecolor", force_terminal=True)
-    rendered: list[str] = []
-
-    def render(r: RenderableType) -> list[Strip]:
-        rendered.append(type(r).__name__)
-        return render_strips(console, console.options, r, console.get_style("none"))
+    render = Renders(40)
+    rendered = render.names
 
     for text in ("A first paragraph, **bold** in it.", "- one\n- two", "Plain words only"):
         splitter, lines = BlockSplitter(), BlockLines(render, dark=True)
         splitter.feed(text)
         lines.set_tail(splitter)
-        drawn, rendered[:] = list(lines.tail), []
+        drawn = list(lines.tail)
+        rendered.clear()
         [block] = splitter.close()
         lines.add(block)
         assert rendered == [] and lines.lines == drawn
@@ -285,6 +316,113 @@ def test_a_block_that_ends_as_it_was_drawn_open_is_not_rendered_again() -> None:
     [block] = splitter.close()
     lines.add(block)
     assert rendered == ["Text"] and "and more" in "".join(s.text for s in lines.lines)
+
+
+INLINE_WORDS = ("plain", "words", "here,", "and", "`code()`", "**bold**", "*em*", "end.",
+                "[a link](https://example.com/x)", "(aside)", "`two words`", "~~gone~~", "42")  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_an_open_paragraph_is_drawn_exactly_while_only_its_last_line_is_live(seed: int) -> None:
+    """At every flush the open paragraph shows what rendering all of it would show, cell for
+    cell, though only its last line or so is rendered: the lines above are frozen where Rich
+    wrapped them. At its end it is not rendered again."""
+    from chat_tui.ui.widgets.markdown_render import text_renderable
+
+    rng = random.Random(seed)
+    text = "Start " + " ".join(rng.choice(INLINE_WORDS) for _ in range(rng.randint(250, 320)))
+    width = rng.choice((30, 57, 100))
+    render = Renders(width)
+    rendered = render.sizes
+
+    splitter, lines, i, live = BlockSplitter(), BlockLines(render, dark=True), 0, []
+    for step in itertools.count():
+        n = rng.choice((1, 4, 4, 9, 30))
+        splitter.feed(text[i : i + n])
+        i += n
+        rendered.clear()
+        lines.set_tail(splitter)
+        live += rendered
+        whole = render(text_renderable(splitter.tail_text(), "monokai"))
+        assert [s.text for s in lines.tail] == [s.text for s in whole], (i, width)
+        if step % 8 == 0 or i >= len(text):  # styles too (slower to compare)
+            assert cells(lines.tail) == cells(whole), (i, width)
+        if i >= len(text):
+            break
+    assert max(live) <= PARA_LINES + 2 and len(lines.tail) >= 2 * (PARA_LINES + 2)
+    rendered.clear()
+    [block] = splitter.close()
+    lines.add(block)
+    assert rendered == [] and cells(lines.lines) == cells(render(block_renderable(block)))
+
+
+def test_an_open_paragraph_that_ends_with_text_not_yet_drawn_keeps_its_frozen_lines() -> None:
+    """The usual end of an answer: its last paragraph's last words and its end come in one
+    flush. Only the lines after the frozen ones are rendered, as a whole render would."""
+    render = Renders(40)
+    text = " ".join(f"Word{i} `code {i}` and **b{i}**." for i in range(60))
+    splitter, lines = BlockSplitter(), BlockLines(render, dark=True)
+    for start in range(0, len(text) - 40, 50):
+        splitter.feed(text[start : min(start + 50, len(text) - 40)])
+        lines.set_tail(splitter)
+    assert len(lines.tail) > 20 and max(render.sizes) <= PARA_LINES + 2
+    render.sizes.clear()
+    [block] = splitter.feed(text[-40:] + "\n\n")
+    lines.add(block)
+    assert max(render.sizes) <= PARA_LINES + 1
+    assert cells(lines.lines) == cells(render(block_renderable(block)))
+
+
+def test_an_open_table_is_drawn_a_row_at_a_time() -> None:
+    render = Renders(40)
+    rendered = render.names
+
+    splitter, lines = BlockSplitter(), BlockLines(render, dark=True)
+    splitter.feed("| a | b |\n|---|---|\n| 1 | 2 |\n| 3 ")
+    lines.set_tail(splitter)
+    drawn = "".join(s.text for s in lines.tail)
+    assert "1" in drawn and "3" not in drawn and "─" in drawn
+    rendered.clear()
+    splitter.feed("| 4")
+    lines.set_tail(splitter)
+    assert rendered == []  # nothing new to draw: not rendered
+    splitter.feed(" |\n")
+    lines.set_tail(splitter)
+    assert rendered == ["ChatMarkdown"] and "3" in "".join(s.text for s in lines.tail)
+
+
+def test_an_open_code_block_lexes_its_complete_lines_once_and_its_last_alone() -> None:
+    """At each flush only the partial line is highlighted; the complete live lines are lexed
+    together when one is added. The block is drawn as highlighting all of it would."""
+    render = Renders(50)
+    rendered = render.sizes
+
+    code = "".join(f"value_{i} = compute('x', limit={i})  # step {i}\n" for i in range(40))
+    splitter, lines = BlockSplitter(), BlockLines(render, dark=True)
+    splitter.feed("```python\n")
+    lines.set_tail(splitter)
+    for start in range(0, len(code), 7):
+        complete = len(splitter.open_lines)
+        splitter.feed(code[start : start + 7])
+        rendered.clear()
+        lines.set_tail(splitter)
+        if len(splitter.open_lines) == complete:  # no new line: the partial one alone
+            assert rendered == [2]  # its line and the padding below
+        whole = render(FastCode(splitter.tail_text(), "python"))
+        assert cells(lines.tail) == cells(whole), start
+
+
+def test_chat_markdown_sets_what_rich_markdown_sets() -> None:
+    """ChatMarkdown shares one parser instead of Rich's per-instance one: same attributes,
+    same parse."""
+    from rich.markdown import Markdown
+
+    ours, rich = ChatMarkdown(DOC), Markdown(DOC)
+    assert vars(ours).keys() == vars(rich).keys()
+    assert {k: v for k, v in vars(ours).items() if k != "parsed"} == {
+        k: v for k, v in vars(rich).items() if k != "parsed"
+    }
+    assert ours.parsed == rich.parsed
 
 
 def test_start_up_does_not_import_the_markdown_renderers() -> None:
@@ -302,9 +440,13 @@ def test_start_up_does_not_import_the_markdown_renderers() -> None:
     assert out.stdout.strip() == "[]"
 
 
+NULL = Style()
+
+
 def cells(strips: list[Strip]) -> list[list[tuple[str, object]]]:
-    """Each line as (character, style) cells: what the terminal shows, however segmented."""
-    return [[(ch, seg.style) for seg in strip for ch in seg.text] for strip in strips]
+    """Each line as (character, style) cells: what the terminal shows, however segmented
+    (no style and the null style draw alike)."""
+    return [[(ch, seg.style or NULL) for seg in strip for ch in seg.text] for strip in strips]
 
 
 PLAIN_WORDS = ("The", "answer", "is", "42,", "(roughly)", "yes!", "why?", "a/b", "100%",

@@ -291,3 +291,64 @@ async def test_the_first_token_fills_a_reserved_line_without_a_layout() -> None:
         message.finish("failed", error="it broke")  # no reserved line once finished
         await pilot.pause()
         assert "" not in shown(message).splitlines()[:2]
+
+
+async def test_a_flush_repaints_only_the_open_blocks_changed_lines() -> None:
+    """The lines an open code block froze, and its complete lines, are not repainted when
+    only its last line grew: the repaint starts at that line."""
+    async with PaneApp().run_test(size=(100, 40)) as pilot:
+        message = await streaming(pilot)
+        message.append("Intro.\n\n```python\n" + "".join(f"x_{i} = {i}\n" for i in range(20)))
+        message.append("y = ")
+        message.flush()
+        await pilot.pause()
+        regions: list[Any] = []
+        refresh = message.refresh
+
+        def watched(*args: Any, layout: bool = False, **kw: Any) -> Any:
+            regions.extend(args)
+            return refresh(*args, layout=layout, **kw)
+
+        message.refresh = watched  # type: ignore[method-assign]
+        message.append("compute()")
+        message.flush()
+        await pilot.pause()
+        drawn = shown(message).splitlines()
+        row = next(y for y, line in enumerate(drawn) if "y = compute()" in line)
+        assert [(r.y, r.height) for r in regions] == [(row, len(drawn) - row)]
+
+
+async def test_a_layout_repaints_only_the_lines_that_changed() -> None:
+    """Each streamed line grows the answer (a layout): the lines above it are not drawn
+    again, and what is on screen is what a whole repaint draws."""
+    async with PaneApp().run_test(size=(60, 30)) as pilot:
+        message = await streaming(pilot)
+        drawn: list[int] = []
+        render_line = message.render_line
+
+        def counted(y: int) -> Strip:
+            drawn.append(y)
+            return render_line(y)
+
+        message.render_line = counted  # type: ignore[method-assign]
+        per_frame = []
+        for i in range(60):  # about a line each: a layout each
+            message.append(f"Sentence {i} of a paragraph that goes on and on. ")
+            if i % 10 == 9:
+                message.append("\n\n")
+            message.flush()
+            drawn.clear()
+            await pilot.pause()
+            per_frame.append(len(drawn))
+        assert message.size.height > 2 * 30  # far taller than the screen
+        assert max(per_frame[20:]) <= 6, str(per_frame)
+        before = pilot.app.export_screenshot()
+        message.refresh()  # a whole repaint
+        await pilot.pause()
+        assert pilot.app.export_screenshot() == before
+        message.finish()
+        await pilot.pause()
+        before = pilot.app.export_screenshot()
+        message.refresh()
+        await pilot.pause()
+        assert pilot.app.export_screenshot() == before and "▍" not in shown(message)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import TYPE_CHECKING, Literal
 
 from textual.strip import Strip
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 CODE_CHUNK = 16  # lines of an open code block frozen at a time
 TEXT_LIMIT = 1200  # an open paragraph / list longer than this is frozen in pieces...
 TEXT_KEEP = 300  # ...leaving about this much live
+PARA_LINES = 3  # an open paragraph drawn in more lines freezes all but its last
 BLANK = Strip([])
 
 _FENCE = re.compile(r"[ \t]*(`{3,}|~{3,})(.*)")
@@ -32,6 +34,12 @@ _HEADING = re.compile(r" {0,3}#{1,6}(?:[ \t]|$)")
 _LIST_ITEM = re.compile(r"[ \t]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
 _TOP_ITEM = re.compile(r" {0,3}(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
 _SENTENCE_END = re.compile(r"[.!?;:][\"')\]*_]*[ \t]+|\n")
+_WORD = re.compile(r"\S+")
+# Where a frozen paragraph's live part may start: a word no reader takes for a block's start
+_LINE_START = re.compile(
+    r"[^\W\d_]|[(\"'](?=\w)|`(?!``)|\*\*?(?=\w)|~~(?=\w)|\d+(?![\d.)])|\[[^\]\n]*\]\("
+)
+_MAYBE_ITEM = re.compile(r"[ \t]|[-*+]$|\d{1,9}[.)]?$")  # a line's start that may go on a list
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +82,10 @@ class BlockSplitter:
         return bool(self._fence)
 
     @property
+    def in_list(self) -> bool:
+        return self._list and not self._fence
+
+    @property
     def partial(self) -> str:  # the incomplete last line, dedented like the block
         text = "".join(self._parts)
         self._parts[:] = [text] if text else []  # keep the next join short
@@ -105,7 +117,17 @@ class BlockSplitter:
             start = nl + 1
         if start < len(text):
             self._parts.append(text[start:] if start else text)
+            if self._blank:
+                self._end_list(out)
         return out
+
+    def _end_list(self, out: list[Block]) -> None:
+        # A blank line in a list, then the start of a line that is neither indented nor an
+        # item: the list ended. Say so now, not at the line's end: a closing paragraph often
+        # comes as one long line, and would otherwise be drawn (and re-rendered) as the list's.
+        head = self._parts[0] if len(self._parts[0]) >= 12 else "".join(self._parts)[:12]
+        if not (_MAYBE_ITEM.match(head) or _LIST_ITEM.match(head)):
+            self._emit(out)
 
     def close(self) -> list[Block]:
         """End of the stream: the open block (if any) becomes final too."""
@@ -200,9 +222,11 @@ def find_soft_cut(text: str, start: int, end: int) -> int | None:
 
 
 def _inline_balanced(piece: str) -> bool:
+    """No code span, emphasis, strikethrough or link open across the end of ``piece``."""
     stars, count = piece.count("**"), piece.count
-    odd = count("`") % 2 or stars % 2 or (count("*") - 2 * stars) % 2
-    return not odd and count("[") == count("]")
+    odd = count("`") % 2 or stars % 2 or (count("*") - 2 * stars) % 2 or count("~~") % 2
+    link = piece.rfind("](")
+    return not odd and count("[") == count("]") and (link < 0 or ")" in piece[link:])
 
 
 def estimate_height(blocks: list[Block], width: int) -> int:
@@ -239,11 +263,36 @@ def render_strips(
     return markdown_render.render_strips(console, options, renderable, style, theme)
 
 
+def _same_cells(a: list[Strip], b: list[Strip]) -> bool:
+    """Do two renders draw the same cells (however their segments are split)?"""
+    return len(a) == len(b) and all(
+        x == y or (x.text == y.text and _runs(x) == _runs(y)) for x, y in zip(a, b, strict=True)
+    )
+
+
+def _runs(strip: Strip) -> list[tuple[int, Style]]:
+    """A line's (length, style) runs; no style and the null style draw alike."""
+    from rich.style import Style
+
+    null, runs = Style(), list[tuple[int, Style]]()
+    for segment in strip:
+        style = segment.style or null
+        if runs and runs[-1][1] == style:
+            runs[-1] = (runs[-1][0] + len(segment.text), style)
+        elif segment.text:
+            runs.append((len(segment.text), style))
+    return runs
+
+
 class BlockLines:
     """The lines of a streamed document for one width and theme (``render`` renders at it):
-    ``add`` appends a final block, rendered once; ``set_tail`` re-renders the open block. A
-    text block that ends as it was last drawn open (the answer's last block, at its end) keeps
-    those lines instead of being rendered again."""
+    ``add`` appends a final block, rendered once; ``set_tail`` re-renders the open block.
+
+    Only the open block's last lines are live: a code block freezes CODE_CHUNK lines at a
+    time, a paragraph every line but its last (see :meth:`_freeze_wrapped`), a list before
+    its newest item; a table is drawn a row at a time. A text block that ends as it was last
+    drawn open (the answer's last block, at its end) keeps those lines instead of being
+    rendered again."""
 
     def __init__(self, render: Callable[[RenderableType], list[Strip]], dark: bool) -> None:
         self.render, self.dark = render, dark
@@ -252,53 +301,129 @@ class BlockLines:
         self.tail: list[Strip] = []  # the open block
         self._key, self._frozen = (-1, False), list[Strip]()
         self._done = 0  # code lines / text characters of the open block already frozen
-        self._drawn: str | None = None  # the text the tail is, when drawn whole (no frozen head)
+        self._cut = False  # a piece of the open text was frozen at a sentence or an item
+        self._retry = 0  # no paragraph freeze is tried before the text is this long
+        self._live: str | None = None  # the source the live lines were rendered from
+        self._whole, self._complete = (-1, -1), list[Strip]()  # an open code block's live
+        # complete lines: (frozen, complete) line counts when rendered, and their lines
+        self._drawn: str | None = None  # the text the tail is, when drawn exactly
+        self._head: str | None = None  # the text the frozen lines are, when drawn exactly
 
     def add(self, block: Block) -> None:
         if self.lines:
             self.lines.append(BLANK)
+        head = self._head
         if block.kind == "text" and block.text == self._drawn:
             self.lines += self.tail
+        elif (
+            block.kind == "text" and head and "\n" not in block.text and block.text.startswith(head)
+        ):
+            # The open paragraph, ended with text that came after it was drawn: its frozen
+            # lines stay, the rest is rendered (the same lines a whole render would give)
+            rest = Block("text", block.text[len(head) :])
+            self.lines += self._frozen + self.render(block_renderable(rest, self.dark))
         else:
             self.lines += self.render(block_renderable(block, self.dark))
+        self._drawn = self._head = None
         self.blocks += 1
 
     def set_tail(self, splitter: BlockSplitter | None) -> None:
-        self._drawn = None
         if splitter is None:
-            self.tail = []
+            self.tail, self._drawn, self._head = [], None, None
             return
-        from chat_tui.ui.widgets.markdown_render import (
-            ChatMarkdown,
-            FastCode,
-            code_theme,
-            text_renderable,
-        )
+        from chat_tui.ui.widgets.markdown_render import FastCode, code_theme
 
         if (key := (splitter.block_id, splitter.in_code)) != self._key:
             self._key, self._frozen, self._done = key, [], 0
+            self._cut, self._retry, self._live, self._whole = False, 0, None, (-1, -1)
         theme = code_theme(self.dark)
-        live: RenderableType
         if splitter.in_code:
+            self._drawn = self._head = None
             lines, lang, partial = splitter.open_lines, splitter.lang, splitter.partial
             while len(lines) - self._done >= CODE_CHUNK:
                 chunk = "\n".join(lines[self._done : self._done + CODE_CHUNK])
                 top = not self._done
                 self._frozen += self.render(FastCode(chunk, lang, theme, top=top, bottom=False))
                 self._done += CODE_CHUNK
-            rest = lines[self._done :] + ([partial] if partial else [])
-            live = FastCode("\n".join(rest), lang, theme, top=not self._done)
+            # The live lines: the complete ones lexed together when one is added, the
+            # partial one alone at each flush (its colours may be off inside a multi-line
+            # string until it is complete: Pygments cannot resume a lexer's state).
+            if (whole := (self._done, len(lines))) != self._whole:
+                rest = lines[self._done :]
+                code = "\n".join(rest) or (" " if rest else "")  # one blank line is a line
+                self._whole, self._live = whole, None
+                self._complete = self.render(FastCode(code, lang, theme, top=not self._done,
+                                                      bottom=False))  # fmt: skip
+            if partial != self._live:
+                self._live = partial
+                last = self.render(FastCode(partial, lang, theme, top=False))
+                self.tail = self._frozen + self._complete + last
+            return
+        text = splitter.tail_text()
+        if text.lstrip(" ")[:1] == "|":  # a table: its complete rows (a partial one would
+            text = "\n".join(splitter.open_lines)  # be drawn as a row of its own)
+        paragraph = not splitter.in_list and text[:1] not in "|>#<"  # not a table, quote...
+        self._text_tail(text, theme, paragraph)
+
+    def _text_tail(self, text: str, theme: str, paragraph: bool) -> None:
+        from chat_tui.ui.widgets.markdown_render import ChatMarkdown, text_renderable
+
+        while len(text) - self._done > TEXT_LIMIT:
+            cut = find_soft_cut(text, self._done, len(text) - TEXT_KEEP)
+            if cut is None:
+                break
+            self._frozen += self.render(ChatMarkdown(text[self._done : cut], code_theme=theme))
+            self._done, self._cut, self._live = cut, True, None
+        live = text[self._done :]
+        if live == self._live:
+            return
+        if not live.strip():
+            self.tail, self._live, self._drawn, self._head = list(self._frozen), live, None, None
+            return
+        lines = self.render(text_renderable(live, theme))
+        if paragraph and len(lines) > PARA_LINES and len(text) >= self._retry:
+            lines = self._freeze_wrapped(text, lines, theme)
+        self.tail, self._live = self._frozen + lines, text[self._done :]
+        # Drawn exactly: whole, or frozen only at line ends of a one-line paragraph (where a
+        # line could not begin another block, as "---" or "- " would)
+        exact = not self._done or (not self._cut and "\n" not in text)
+        self._drawn = text if exact else None
+        self._head = text[: self._done] if exact and self._done else None
+
+    def _freeze_wrapped(self, text: str, lines: list[Strip], theme: str) -> list[Strip]:
+        """An open paragraph drawn in ``lines``: freeze the lines above the last that can
+        be cut, so that only a line or so is rendered at each flush. Returns the live lines.
+
+        A cut is the source position where a line starts, found by counting words. It is
+        taken if the text before it and the line's first word are balanced (no code span,
+        emphasis or link open across it or in it: closed, the word would be drawn narrower
+        and could move up), the line could not be read as another block's start, and the
+        text before it is drawn as exactly those lines (Rich wraps greedily: the rest is
+        then drawn as the lines below)."""
+        from chat_tui.ui.widgets.markdown_render import text_renderable
+
+        live = text[self._done :]
+        words = list(_WORD.finditer(live))
+        drawn = list(accumulate(len(strip.text.split()) for strip in lines))
+        for keep in range(len(lines) - 1, 0, -1):
+            if drawn[keep - 1] >= len(words):
+                continue
+            word = words[drawn[keep - 1]]
+            cut, first = word.start(), word.group()
+            if (
+                cut
+                and word.end() < len(live)  # a whole word ("1" may become "1. ")
+                and _LINE_START.match(first)
+                and _inline_balanced(first)
+                and _inline_balanced(live[:cut])
+            ):
+                head = self.render(text_renderable(live[:cut], theme))
+                if not _same_cells(head, lines[:keep]):
+                    break  # drawn otherwise (a folded word, a link...): try again later
+                self._frozen += head
+                self._done += cut
+                return lines[keep:]
         else:
-            text = splitter.tail_text()
-            while len(text) - self._done > TEXT_LIMIT:
-                cut = find_soft_cut(text, self._done, len(text) - TEXT_KEEP)
-                if cut is None:
-                    break
-                self._frozen += self.render(ChatMarkdown(text[self._done : cut], code_theme=theme))
-                self._done = cut
-            if not text[self._done :].strip():
-                self.tail = list(self._frozen)
-                return
-            live = text_renderable(text[self._done :], theme)
-            self._drawn = text if not self._done else None
-        self.tail = self._frozen + self.render(live)
+            return lines  # no line can be cut yet: try again at the next flush
+        self._retry = len(text) + TEXT_KEEP
+        return lines

@@ -45,6 +45,24 @@ def _freeze() -> None:
     gc.freeze()
 
 
+def _lines_after(parts: Sequence[Sequence[Strip]], skip: int) -> list[Strip]:
+    """The lines of ``parts`` (a message's, top to bottom) after the first ``skip``."""
+    out: list[Strip] = []
+    for part in parts:
+        if skip >= len(part):
+            skip -= len(part)
+        else:
+            out += part[skip:]
+            skip = 0
+    return out
+
+
+def _same_prefix(old: Sequence[Strip], new: Sequence[Strip]) -> int:
+    """How many leading lines ``new`` kept from ``old`` (the same objects)."""
+    n = min(len(old), len(new))
+    return next((i for i in range(n) if old[i] is not new[i]), n)
+
+
 class _OneLayout(Widget):
     def _size_updated(
         self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
@@ -63,6 +81,9 @@ class AssistantMessage(_OneLayout):
         border-left: thick $secondary 50%;
     }
     """
+    # Lines drawn as they are through a layout (see _size_updated): above this line...
+    _kept: int | None = None
+    _keep: Region | None = None  # ...those below, while Textual takes the new size
 
     def __init__(
         self, label: str = "Assistant", *, flush_interval: float = FLUSH_INTERVAL,
@@ -205,6 +226,7 @@ class AssistantMessage(_OneLayout):
             theme, options = mb.markdown_theme(app.theme_variables), app.console_options
             options = options.update_width(width).update(highlight=False)
             self._width, self._tail_dirty, self._footer_dirty = width, True, True
+            self._kept = 0
             self._lines = mb.BlockLines(
                 lambda r: mb.render_strips(app.console, options, r, base, theme),
                 app.current_theme.dark,
@@ -237,12 +259,46 @@ class AssistantMessage(_OneLayout):
         if not self.is_mounted or lines is None or self._lazy:
             self.refresh(layout=True)
             return
-        first = 1 + len(lines.lines)  # the first line that can have changed
+        done = 1 + len(lines.lines)  # the label and the final blocks' lines stay as they are
+        before = _lines_after(self._parts(lines), done)
         self._ensure(self._width)
-        if self._height != height or self._lines is not lines:
+        if self._lines is not lines:
             self.refresh(layout=True)
-        else:
-            self.refresh(Region(0, first, self._width, max(1, self._height - first)))
+            return
+        # The first line that can have changed: after those, and the lines of the open block
+        # that were kept (frozen, or made final as they were)
+        first = done + _same_prefix(before, _lines_after(self._parts(lines), done))
+        changed = Region(0, first, self._width, max(1, self._height - first))
+        if self._height == height:
+            self.refresh(changed)
+        else:  # the lines above ``first`` stay as drawn through the layout (_size_updated)
+            self._kept = first if self._kept is None else min(self._kept, first)
+            self.refresh(changed, layout=True)
+
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        # Textual repaints a widget whole when its size changes. An answer grows (or loses
+        # its cursor line) at the bottom: at the same width its lines above the first that
+        # changed are drawn as before, and repainting all the ones shown (~0.15 ms a line)
+        # made each streamed line's layout cost ~6 ms (see _set_dirty).
+        kept = self._kept
+        if kept and size.width == self.outer_size.width:
+            self._keep = Region(0, kept, self.size.width, max(0, size.height - kept))
+        try:
+            return super()._size_updated(size, virtual_size, container_size, layout)
+        finally:
+            self._keep = self._kept = None
+
+    def _set_dirty(self, *regions: Region) -> None:
+        if not regions:
+            if self._keep is not None:
+                regions = (self._keep,) if self._keep.height else ()
+                if not regions:
+                    return
+            else:
+                self._kept = 0  # a whole repaint was asked for: nothing is kept
+        super()._set_dirty(*regions)
 
     def on_mount(self, event: events.Mount) -> None:
         if self._pending and self._timer is None:
