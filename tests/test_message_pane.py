@@ -36,6 +36,19 @@ def shown(message: AssistantMessage) -> str:
     return "\n".join(strip.text.rstrip() for strip in lines(message))
 
 
+def watch_refreshes(message: AssistantMessage) -> list[tuple[tuple[Any, ...], bool]]:
+    """From now on, each ``message.refresh`` call's regions and layout flag."""
+    calls: list[tuple[tuple[Any, ...], bool]] = []
+    refresh = message.refresh
+
+    def watched(*regions: Any, layout: bool = False, **kw: Any) -> Any:
+        calls.append((regions, layout))
+        return refresh(*regions, layout=layout, **kw)
+
+    message.refresh = watched  # type: ignore[method-assign]
+    return calls
+
+
 async def streaming(pilot: Pilot[None]) -> AssistantMessage:
     message = pilot.app.query_one(MessagePane).start_assistant()
     await pilot.pause()
@@ -276,18 +289,12 @@ async def test_the_first_token_fills_a_reserved_line_without_a_layout() -> None:
         message = await streaming(pilot)
         assert shown(message).splitlines() == ["Assistant", "", "▍"]  # waiting: a blank line
         height = message.size.height
-        layouts: list[bool] = []
-        refresh = message.refresh
-
-        def watched(*regions: Any, layout: bool = False, **kw: Any) -> Any:
-            layouts.append(layout)
-            return refresh(*regions, layout=layout, **kw)
-
-        message.refresh = watched  # type: ignore[method-assign]
+        refreshes = watch_refreshes(message)
         message.append("First")
         await pilot.pause()
         assert shown(message).splitlines() == ["Assistant", "First", "▍"]
-        assert message.size.height == height and layouts and not any(layouts)
+        assert message.size.height == height and refreshes
+        assert not any(layout for _, layout in refreshes)
         message.finish("failed", error="it broke")  # no reserved line once finished
         await pilot.pause()
         assert "" not in shown(message).splitlines()[:2]
@@ -302,20 +309,15 @@ async def test_a_flush_repaints_only_the_open_blocks_changed_lines() -> None:
         message.append("y = ")
         message.flush()
         await pilot.pause()
-        regions: list[Any] = []
-        refresh = message.refresh
-
-        def watched(*args: Any, layout: bool = False, **kw: Any) -> Any:
-            regions.extend(args)
-            return refresh(*args, layout=layout, **kw)
-
-        message.refresh = watched  # type: ignore[method-assign]
+        refreshes = watch_refreshes(message)
         message.append("compute()")
         message.flush()
         await pilot.pause()
         drawn = shown(message).splitlines()
         row = next(y for y, line in enumerate(drawn) if "y = compute()" in line)
-        assert [(r.y, r.height) for r in regions] == [(row, len(drawn) - row)]
+        assert [(r.y, r.height) for regions, _ in refreshes for r in regions] == [
+            (row, len(drawn) - row)
+        ]
 
 
 async def test_a_layout_repaints_only_the_lines_that_changed() -> None:
