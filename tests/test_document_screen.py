@@ -4,6 +4,8 @@ tokens and the total; --doc given twice loads both; a snapshot of the screen."""
 
 from __future__ import annotations
 
+import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ from textual.widgets import Input, OptionList
 from chat_tui.ui.app import ChatApp
 from chat_tui.ui.screens.chat import ChatScreen
 from chat_tui.ui.screens.document import DocumentScreen
+from chat_tui.ui.widgets.chat_input import ChatInput
 from chat_tui.ui.widgets.message_pane import Notice
 from tests.loopback import LoopbackServer
 from tests.pdf_helpers import write_pdf
@@ -90,6 +93,44 @@ async def test_doc_given_twice_loads_both(loopback: LoopbackServer, tmp_path: Pa
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert [i.document.name for i in app.session.documents] == ["one.md", "two.md"]
+
+
+async def test_a_question_asked_before_doc_is_read_waits_for_it(
+    loopback: LoopbackServer, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """``--doc`` is read after the first frame: a question typed at once is stored, then
+    asked with the document once it is read (not without it)."""
+    from chat_tui.core.session_documents import DocumentShelf
+
+    doc = tmp_path / "guide.md"
+    doc.write_text("The secret word is PAPAYA. " * 40, encoding="utf-8")
+    gate = threading.Event()
+    read = DocumentShelf.read
+
+    def slow_read(self: DocumentShelf, path: str | Path) -> Any:
+        gate.wait(10)  # a long PDF's extraction, in its thread
+        return read(self, path)
+
+    monkeypatch.setattr(DocumentShelf, "read", slow_read)
+    app = build(loopback, tmp_path, doc=str(doc))
+    async with app.run_test(size=SIZE) as pilot:
+        field = app.chat.query_one(ChatInput)
+        field.load_text("What is the secret word?")
+        await pilot.press("enter")
+        for _ in range(100):  # until the question is stored
+            last = app.session.conversation.last
+            if last is not None and last.user_id is not None:
+                break
+            await pilot.pause()
+        assert last is not None and last.status == "pending"  # stored, and waiting:
+        assert not [r for r in loopback.requests if r.path == "/v1/messages"]
+        gate.set()
+        await settle(pilot)
+        [request] = [r for r in loopback.requests if r.path == "/v1/messages"]
+        assert request.body is not None
+        assert "PAPAYA" in json.dumps(request.body["system"])
+        assert app.session.conversation.last is not None
+        assert app.session.conversation.last.status == "complete"
 
 
 def test_document_screen_snapshot(snap_compare: Any, tmp_path: Path, monkeypatch: Any) -> None:

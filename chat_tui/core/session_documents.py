@@ -10,6 +10,8 @@ again. An upload that fails never fails the turn: the document then goes inline.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -49,6 +51,15 @@ class DocumentShelf:
         self._files: AnthropicFiles | None = None
         self.upload_default = False  # --upload: every document through the Files API
         self._rechecked = False  # a turn was just re-asked over a stale file id
+        self._reading: list[asyncio.Event] = []  # documents being read: turns wait for them
+
+    def reading(self) -> Callable[[], None]:
+        """Documents are being read for the set (``--doc`` at start-up, in a thread): until
+        the returned callable is called, a turn waits for them before its request is built
+        (its question is stored first), so that a question typed at once is asked with them."""
+        done = asyncio.Event()
+        self._reading.append(done)
+        return done.set
 
     @property
     def documents(self) -> list[Document]:
@@ -163,7 +174,11 @@ class DocumentShelf:
     # -- before a turn ------------------------------------------------------------------
 
     async def before_turn(self) -> None:
-        """Check Anthropic's limits and resolve uploads. Raises DocumentError (one line)."""
+        """Wait for documents being read, check Anthropic's limits and resolve uploads.
+        Raises DocumentError (one line)."""
+        while self._reading:
+            await self._reading[0].wait()
+            self._reading.pop(0)
         s = self.session
         conv = s.conversation
         if s.provider.kind != "anthropic" or not conv.documents:

@@ -139,6 +139,7 @@ class ChatScreen(Screen[None]):
         self._rounds: tuple[TurnMetrics, ...] = ()  # the last turn's requests
         self._setup: Static | None = None  # the set-up help, while shown
         self._warm_up_started = False
+        self._docs_read: Callable[[], None] | None = None  # says --doc's documents are read
 
     @property
     def session(self) -> ChatSession:
@@ -146,6 +147,8 @@ class ChatScreen(Screen[None]):
         needs it, whichever comes first."""
         if self._session is None:
             self._session = self._session_of()
+            if self._doc:  # read after the first frame: a question asked sooner waits for them
+                self._docs_read = self._session.docs.reading()
         return self._session
 
     # -- layout ------------------------------------------------------------------------
@@ -228,14 +231,19 @@ class ChatScreen(Screen[None]):
     async def load_documents(self, paths: list[str]) -> None:
         """``--doc`` paths, read in a thread (a long PDF's text extraction takes a while) so the
         first frame does not wait; added to the set in order."""
-        for path in paths:
-            try:
-                loaded = await asyncio.to_thread(self.session.docs.read, path)
-                self.session.docs.add_loaded(loaded)
-            except ChatTuiError as exc:
-                self.pane.add_notice(str(exc), severity="error")
-            else:
-                self._document_loaded(loaded, count=False)
+        try:
+            for path in paths:
+                try:
+                    loaded = await asyncio.to_thread(self.session.docs.read, path)
+                    self.session.docs.add_loaded(loaded)
+                except ChatTuiError as exc:
+                    self.pane.add_notice(str(exc), severity="error")
+                else:
+                    self._document_loaded(loaded, count=False)
+        finally:
+            if self._docs_read is not None:  # a question waiting for them goes now
+                self._docs_read()
+                self._docs_read = None
         self.count_tokens()  # once, for the whole set
 
     def _document_loaded(self, loaded: Loaded | None, *, count: bool = True) -> None:
