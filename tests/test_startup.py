@@ -203,3 +203,24 @@ async def test_a_database_that_cannot_be_opened_is_said_and_the_chat_goes_on(
         await pilot.pause()
         [answer] = app.chat.query(AssistantMessage)
         assert answer.text == "You said: still answered"
+
+
+async def test_keys_typed_before_the_chat_screen_was_mounted_go_to_the_input(
+    loopback: LoopbackServer, tmp_path: Path
+) -> None:
+    """Keys typed before the first frame reach the screen itself (nothing has the focus yet:
+    Textual sends them there) and Textual would drop them; the chat screen passes them to the
+    input, in order (tried in tmux too: keys sent 0.2 s after the spawn show in the input)."""
+    from textual import events
+
+    app = make_app(loopback_settings(loopback, data_dir=tmp_path / "data"),
+                   prefs=Prefs(path=tmp_path / "state.json"))  # fmt: skip
+    async with app.run_test(size=(140, 45)) as pilot:
+        screen = app.chat
+        for char in "hi!":
+            early = events.Key(char, char)
+            early.time = 0.0  # typed before the screen was mounted, and routed as Textual's
+            screen._forward_event(early)  # App.on_event routes a key when nothing has focus
+        await pilot.pause()
+        await pilot.pause()
+        assert screen.query_one(ChatInput).text == "hi!"

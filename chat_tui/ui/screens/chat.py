@@ -140,6 +140,7 @@ class ChatScreen(Screen[None]):
         self._setup: Static | None = None  # the set-up help, while shown
         self._warm_up_started = False
         self._docs_read: Callable[[], None] | None = None  # says --doc's documents are read
+        self._mounted_at = float("inf")  # keys typed before then go to the input (on_key)
 
     @property
     def session(self) -> ChatSession:
@@ -171,7 +172,8 @@ class ChatScreen(Screen[None]):
     def panel(self) -> MetricsPanel:
         return self.query_one(MetricsPanel)
 
-    def on_mount(self) -> None:
+    def on_mount(self, event: events.Mount) -> None:
+        self._mounted_at = event.time
         self.query_one(ChatInput).focus()
         self.call_after_refresh(self._start_up)
         # Once the key bar is drawn (the whole first screen): import the SDK off the event
@@ -179,6 +181,14 @@ class ChatScreen(Screen[None]):
         # WARM_UP_AFTER_S after the start, in case the key bar waits (a terminal without
         # focus does not draw it).
         self.set_timer(WARM_UP_AFTER_S, self._first_warm_up)
+
+    def on_key(self, event: events.Key) -> None:
+        """Keys typed before this screen was mounted (before the first frame) were sent to
+        it, nothing having the focus, and Textual would drop them: they go to the input, as
+        typed (Enter included)."""
+        if event.time < self._mounted_at:
+            event.stop()
+            self.query_one(ChatInput).post_message(events.Key(event.key, event.character))
 
     async def _start_up(self) -> None:
         """What the first frame need not wait for: the session (the core's imports), the
