@@ -24,11 +24,16 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.bench_floor import CHAT_TUI, FLOOR, Session, Subject, marked_reply
+from benchmarks.bench_floor import (
+    CHAT_TUI,
+    FLOOR,
+    PLACEHOLDER,
+    Session,
+    Subject,
+    marked_reply,
+)
 from benchmarks.common import Loopback, markdown_answer
 from benchmarks.profile_enter import traced
-
-PLACEHOLDER = "Ask anything"
 
 
 def curve(subject: Subject, server: Loopback, tmp: Path, tps: float, seconds: int) -> list[float]:

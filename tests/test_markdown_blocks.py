@@ -203,8 +203,7 @@ def test_soft_cuts() -> None:
 
 
 def lines_of(renderable: RenderableType, width: int = 40) -> list[Strip]:
-    console = Console(width=width, color_system="truecolor", force_terminal=True)
-    return render_strips(console, console.options, renderable, console.get_style("none"))
+    return Renders(width)(renderable)
 
 
 def test_fast_code_highlights_wraps_and_pads() -> None:
